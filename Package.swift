@@ -1,0 +1,38 @@
+// swift-tools-version:6.0
+// The targets are the architecture: see ../shared/DESIGN.md ("Layout") and docs/architecture.md.
+// Imports point one way: hone -> HoneStages -> HonePipeline -> HoneStore -> {CZlib, Crypto}.
+import PackageDescription
+
+let package = Package(
+    name: "hone",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "hone", targets: ["hone"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // SHA-256 names every object; swift-crypto uses BoringSSL's SHA-NI code path on Linux.
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+    ],
+    targets: [
+        // System libraries from Debian's -dev packages, found through pkg-config.
+        .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+
+        .target(name: "HoneStore", dependencies: [
+            "CZlib", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        .target(name: "HonePipeline", dependencies: ["CYAML", "HoneStore"]),
+        .target(name: "HoneTensor", dependencies: ["CBLAS"]),
+        .target(name: "HoneStages", dependencies: ["HonePipeline", "HoneTensor"]),
+        .executableTarget(name: "hone", dependencies: [
+            "HoneStages", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "HoneStoreTests", dependencies: ["HoneStore"]),
+        .testTarget(name: "HonePipelineTests", dependencies: ["HonePipeline"],
+                    resources: [.copy("Corpus")]),
+        .testTarget(name: "HoneStagesTests", dependencies: ["HoneStages"]),
+    ]
+)

@@ -1,0 +1,22 @@
+# System libraries (Debian -dev packages) and the Python venv for test oracles.
+
+APT_PACKAGES := libyaml-dev zlib1g-dev libopenblas-dev pkg-config
+PY_PACKAGES  := jsonschema pyyaml
+
+DEPS += deps-system deps-venv
+
+.PHONY: deps-system deps-venv
+deps-system:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing: $$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+# The oracles' venv: tests that need it skip with a printed reason when it is missing.
+deps-venv: $(VENV)/.ok
+$(VENV)/.ok: mk/deps.mk
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q $(PY_PACKAGES)
+	touch $@
