@@ -34,5 +34,7 @@ let package = Package(
         .testTarget(name: "HonePipelineTests", dependencies: ["HonePipeline"],
                     resources: [.copy("Corpus")]),
         .testTarget(name: "HoneStagesTests", dependencies: ["HoneStages"]),
-    ]
+    ],
+    // Swift 5 mode: the scheduler shares classes across threads under its own locks.
+    swiftLanguageModes: [.v5]
 )

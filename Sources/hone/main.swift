@@ -1,4 +1,15 @@
 import ArgumentParser
-import HoneStages
+import Foundation
 
-Hone.main()
+// Usage errors exit 2, as pipeline errors do (swift-argument-parser's default would be 64).
+do {
+    var command = try Hone.parseAsRoot()
+    try command.run()
+} catch {
+    let code = Hone.exitCode(for: error)
+    if code == .validationFailure {
+        FileHandle.standardError.write(Data((Hone.fullMessage(for: error) + "\n").utf8))
+        exit(2)
+    }
+    Hone.exit(withError: error)
+}

@@ -1,0 +1,84 @@
+import HoneStore
+
+/// A validated pipeline: every name resolved, every param typed, every path inside the workspace.
+/// Built only by `PipelineDecoder`; whatever holds one may trust it.
+public struct Pipeline: Sendable {
+    /// The file as named on the command line (used in messages and to name the lockfile).
+    public let file: String
+    public let seed: UInt64
+    public let vars: [String: JSONValue]
+    /// In file order, which is also the tie-break order when several stages are ready at once.
+    public internal(set) var stages: [Stage]
+
+    public func stage(_ name: String) -> Stage? { stages.first { $0.name == name } }
+}
+
+public struct Stage: Sendable {
+    public let name: String
+    /// Where the stage's name stands in the file.
+    public let location: SourceLocation
+    public let desc: String?
+    public let body: Body
+    /// Stages whose outputs this one reads, in file order.
+    public internal(set) var upstream: [String] = []
+
+    public enum Body: Sendable {
+        case shell(ShellStage)
+        case kind(KindStage)
+    }
+
+    public var kindName: String {
+        switch body {
+        case .shell: return "shell"
+        case let .kind(k): return k.kind.name
+        }
+    }
+
+    /// The names of the stage's outputs: a kind's declared outputs, or a shell stage's out paths.
+    public var outputNames: [String] {
+        switch body {
+        case let .shell(s): return s.allOuts.map(\.path)
+        case let .kind(k): return k.kind.outputs.map(\.name)
+        }
+    }
+}
+
+/// The runner's own kind: a command over workspace files, as `dvc repro` runs them.
+public struct ShellStage: Sendable {
+    public let cmd: String
+    public let deps: [WorkspacePath]
+    public let outs: [WorkspacePath]
+    /// What the stage depends on besides its files: its own params, or the vars it names.
+    public let params: [String: JSONValue]
+    public let metrics: [WorkspacePath]
+
+    /// Outs and metrics files: everything the command writes and the store keeps.
+    public var allOuts: [WorkspacePath] { outs + metrics.filter { m in !outs.contains(m) } }
+}
+
+public struct KindStage: Sendable {
+    public let kind: any StageKind
+    public let inputs: [String: InputRef]
+    public let params: Params
+}
+
+public enum InputRef: Sendable, Hashable {
+    /// `split.train`: another stage's named output.
+    case output(stage: String, name: String)
+    /// A file or folder in the workspace.
+    case path(WorkspacePath)
+}
+
+/// A path relative to the workspace root, normalised (no `.`, no `..`, no trailing slash).
+public struct WorkspacePath: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public let path: String
+    public init(normalized path: String) { self.path = path }
+    public var description: String { path }
+    public static func < (a: Self, b: Self) -> Bool { a.path < b.path }
+
+    /// Whether `self` is `other` or a folder that contains it.
+    public func contains(_ other: WorkspacePath) -> Bool {
+        other.path == path || other.path.hasPrefix(path + "/")
+    }
+    public func overlaps(_ other: WorkspacePath) -> Bool { contains(other) || other.contains(self) }
+}

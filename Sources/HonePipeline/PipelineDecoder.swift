@@ -1,0 +1,374 @@
+import Foundation
+import HoneStore
+
+/// Pipeline file -> validated `Pipeline`. Collects every problem in one pass and reports them
+/// all at once; nothing runs unless the list is empty.
+public struct PipelineDecoder {
+    public let kinds: [String: any StageKind]
+    public let workspace: URL
+
+    public init(kinds: [any StageKind], workspace: URL) {
+        var byName: [String: any StageKind] = [:]
+        for kind in kinds { byName[kind.name] = kind }
+        self.kinds = byName
+        self.workspace = workspace
+    }
+
+    static let topKeys = ["version", "seed", "vars", "stages"]
+    static let shellKeys = ["kind", "desc", "cmd", "deps", "outs", "params", "metrics"]
+    static let kindKeys = ["kind", "desc", "inputs", "params"]
+
+    /// Reads and decodes a file; `name` is how messages refer to it.
+    public func load(file url: URL, name: String, overrides: [Override] = []) -> Result<Pipeline, Diagnostics> {
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            return .failure(Diagnostics([Diagnostic(.init(file: name, line: 0, column: 0), "",
+                "cannot read the pipeline file (does it exist?)")]))
+        }
+        return decode(bytes: [UInt8](data), file: name, overrides: overrides)
+    }
+
+    public func decode(bytes: [UInt8], file: String, overrides: [Override] = []) -> Result<Pipeline, Diagnostics> {
+        switch YAMLLoader.load(bytes, file: file) {
+        case let .failure(d): return .failure(d)
+        case let .success(root):
+            var state = DecodeState(decoder: self, file: file)
+            let pipeline = state.decode(root, overrides: overrides)
+            if let pipeline, state.problems.isEmpty { return .success(pipeline) }
+            return .failure(Diagnostics(state.problems))
+        }
+    }
+}
+
+/// The mutable part of one decode: the problems found so far.
+struct DecodeState {
+    let decoder: PipelineDecoder
+    let file: String
+    var problems: [Diagnostic] = []
+
+    init(decoder: PipelineDecoder, file: String) { self.decoder = decoder; self.file = file }
+
+    mutating func fail(_ node: Node, _ path: String, _ message: String) {
+        problems.append(Diagnostic(node.location, path, message))
+    }
+
+    /// The map's entries, after reporting keys that are not in `allowed`.
+    mutating func entries(_ node: Node, _ path: String, allowed: [String]?, what: String = "a map") -> [(key: Node, value: Node)]? {
+        guard let entries = node.entries else {
+            fail(node, path, "expected \(what), found \(node.kindName)")
+            return nil
+        }
+        if let allowed {
+            for (key, _) in entries where !allowed.contains(key.text ?? "") {
+                let name = key.text ?? ""
+                fail(key, join(path, name), "unknown key '\(name)'" + suggestion(for: name, in: allowed)
+                    + " (allowed: \(allowed.joined(separator: ", ")))")
+            }
+        }
+        return entries
+    }
+
+    mutating func decode(_ root: Node, overrides: [Override]) -> Pipeline? {
+        guard let top = entries(root, "", allowed: PipelineDecoder.topKeys, what: "a map with 'stages'") else { return nil }
+        _ = top
+        if let v = root["version"], v.json != .int(1) {
+            fail(v, "version", "unsupported version \(v.text ?? v.kindName): this hone reads version 1")
+        }
+        var seed: UInt64 = 0
+        if let s = root["seed"] {
+            if let i = s.json.intValue, i >= 0, s.text != nil { seed = UInt64(i) }
+            else { fail(s, "seed", "expected an integer >= 0 (the pipeline seed), found \(describe(s))") }
+        }
+
+        var vars: [String: JSONValue] = [:]
+        if let v = root["vars"], let varEntries = entries(v, "vars", allowed: nil) {
+            for (k, value) in varEntries {
+                let name = k.text ?? ""
+                if !isIdentifier(name) {
+                    fail(k, "vars.\(name)", "a var name is letters, digits and '_', not starting with a digit")
+                }
+                vars[name] = value.json
+            }
+        }
+        for o in overrides where o.stage == nil {
+            if vars[o.key] == nil {
+                problems.append(Diagnostic(.override(o.text), "vars.\(o.key)",
+                    "unknown var '\(o.key)'" + suggestion(for: o.key, in: vars.keys)
+                    + " (use -S STAGE.PARAM=VALUE for a stage's param)"))
+            } else {
+                vars[o.key] = o.node.json
+            }
+        }
+
+        guard let stagesNode = root["stages"] else {
+            fail(root, "stages", "missing required key 'stages' (a map of stage name -> stage)")
+            return nil
+        }
+        guard let stageEntries = entries(stagesNode, "stages", allowed: nil) else { return nil }
+        if stageEntries.isEmpty { fail(stagesNode, "stages", "expected at least one stage") }
+
+        let stageNames = stageEntries.compactMap(\.key.text)
+        for o in overrides {
+            guard let stage = o.stage else { continue }
+            if !stageNames.contains(stage) {
+                problems.append(Diagnostic(.override(o.text), stage,
+                    "unknown stage '\(stage)'" + suggestion(for: stage, in: stageNames)))
+            }
+        }
+
+        pendingStageNames = Set(stageNames)
+        var stages: [Stage] = []
+        for (key, body) in stageEntries {
+            let name = key.text ?? ""
+            if !isStageName(name) {
+                fail(key, "stages.\(name)", "invalid stage name '\(name)': letters, digits, '_' and '-', "
+                    + "not starting with a digit or '-' (no dots: STAGE.OUTPUT splits at the first dot)")
+                continue
+            }
+            let mine = overrides.filter { $0.stage == name }
+            if let stage = decodeStage(name: name, key: key, body: body, vars: vars, overrides: mine) {
+                stages.append(stage)
+            }
+        }
+        guard problems.isEmpty else { return nil }
+        var pipeline = Pipeline(file: file, seed: seed, vars: vars, stages: stages)
+        link(&pipeline, stageNodes: Dictionary(uniqueKeysWithValues: stageEntries.compactMap { e in e.key.text.map { ($0, e) } }))
+        return pipeline
+    }
+
+    mutating func decodeStage(name: String, key: Node, body: Node, vars: [String: JSONValue], overrides: [Override]) -> Stage? {
+        let path = "stages.\(name)"
+        guard body.entries != nil else {
+            fail(body, path, "expected a map with 'kind', found \(describe(body))")
+            return nil
+        }
+        guard let kindNode = body["kind"] else {
+            fail(key, path, "missing required key 'kind' (one of: \(allKindNames.joined(separator: ", ")))")
+            return nil
+        }
+        guard let kindName = kindNode.text, case let .string(kindText) = kindNode.json else {
+            fail(kindNode, "\(path).kind", "expected a string naming a kind, found \(describe(kindNode))")
+            return nil
+        }
+        var desc: String?
+        if let d = body["desc"] {
+            if case let .string(s) = d.json { desc = s } else { fail(d, "\(path).desc", "expected a string, found \(describe(d))") }
+        }
+        _ = kindName
+        if kindText == "shell" {
+            guard let shell = decodeShell(path: path, body: body, vars: vars, overrides: overrides) else { return nil }
+            return Stage(name: name, location: key.location, desc: desc, body: .shell(shell))
+        }
+        guard let kind = decoder.kinds[kindText] else {
+            fail(kindNode, "\(path).kind", "unknown kind '\(kindText)'" + suggestion(for: kindText, in: allKindNames)
+                + " (known kinds: \(allKindNames.joined(separator: ", ")))")
+            return nil
+        }
+        guard let stage = decodeKind(kind, path: path, body: body, vars: vars, overrides: overrides) else { return nil }
+        return Stage(name: name, location: key.location, desc: desc, body: .kind(stage))
+    }
+
+    var allKindNames: [String] { ["shell"] + decoder.kinds.keys.sorted() }
+
+    // MARK: shell
+
+    mutating func decodeShell(path: String, body: Node, vars: [String: JSONValue], overrides: [Override]) -> ShellStage? {
+        _ = entries(body, path, allowed: PipelineDecoder.shellKeys)
+        let before = problems.count
+        let varScope = Interpolator(scopes: [vars])
+
+        var params: [String: JSONValue] = [:]
+        var ownParams = false
+        if let p = body["params"] {
+            switch p.value {
+            case let .sequence(items):
+                for item in items {
+                    guard case let .string(name) = item.json else {
+                        fail(item, "\(path).params", "expected a var name, found \(describe(item))"); continue
+                    }
+                    if let v = vars[name] { params[name] = v } else {
+                        fail(item, "\(path).params", "unknown param '\(name)': a name in a shell stage's params list "
+                            + "must be a var" + suggestion(for: name, in: vars.keys))
+                    }
+                }
+            case let .mapping(entries):
+                ownParams = true
+                for (k, v) in entries {
+                    let name = k.text ?? ""
+                    let valuePath = "\(path).params.\(name)"
+                    if !isIdentifier(name) { fail(k, valuePath, "a param name is letters, digits and '_'") }
+                    if v.entries != nil || (v.items?.contains { $0.text == nil } ?? false) {
+                        fail(v, valuePath, "expected a scalar or a list of scalars, found \(describe(v))"); continue
+                    }
+                    if let value = interpolated(v.json, at: v, valuePath, varScope) { params[name] = value }
+                }
+            case .scalar:
+                fail(p, "\(path).params", "expected a list of var names or a map of params, found \(describe(p))")
+            }
+        }
+        for o in overrides {
+            if ownParams, params[o.key] != nil {
+                params[o.key] = o.node.json
+            } else {
+                let hint = ownParams ? suggestion(for: o.key, in: params.keys)
+                    : " (this stage takes its params from vars: use -S \(o.key)=VALUE)"
+                problems.append(Diagnostic(.override(o.text), "\(path).params.\(o.key)", "unknown param '\(o.key)'" + hint))
+            }
+        }
+
+        var cmd = ""
+        if let c = body["cmd"] {
+            if case let .string(raw) = c.json {
+                if raw.trimmingCharacters(in: .whitespaces).isEmpty { fail(c, "\(path).cmd", "expected a command, found an empty string") }
+                let scope = Interpolator(scopes: [params, vars])
+                if case let .string(s)? = interpolated(.string(raw), at: c, "\(path).cmd", scope) { cmd = s }
+            } else {
+                fail(c, "\(path).cmd", "expected a string (the command), found \(describe(c))")
+            }
+        } else {
+            fail(body, "\(path).cmd", "missing required key 'cmd' (the shell command to run)")
+        }
+        let deps = pathList(body["deps"], "\(path).deps", varScope)
+        let outs = pathList(body["outs"], "\(path).outs", varScope)
+        let metrics = pathList(body["metrics"], "\(path).metrics", varScope)
+        guard problems.count == before else { return nil }
+        return ShellStage(cmd: cmd, deps: deps, outs: outs, params: params, metrics: metrics)
+    }
+
+    mutating func pathList(_ node: Node?, _ path: String, _ scope: Interpolator) -> [WorkspacePath] {
+        guard let node else { return [] }
+        guard let items = node.items else {
+            fail(node, path, "expected a list of paths, found \(describe(node))")
+            return []
+        }
+        var out: [WorkspacePath] = []
+        for item in items {
+            guard case let .string(raw) = item.json else {
+                fail(item, path, "expected a string (a path), found \(describe(item))"); continue
+            }
+            guard case let .string(s)? = interpolated(.string(raw), at: item, path, scope) else { continue }
+            if let p = workspacePath(s, at: item, path) {
+                if out.contains(p) { fail(item, path, "'\(p)' is listed twice") } else { out.append(p) }
+            }
+        }
+        return out
+    }
+
+    // MARK: other kinds
+
+    mutating func decodeKind(_ kind: any StageKind, path: String, body: Node, vars: [String: JSONValue], overrides: [Override]) -> KindStage? {
+        _ = entries(body, path, allowed: PipelineDecoder.kindKeys)
+        let before = problems.count
+        let scope = Interpolator(scopes: [vars])
+
+        var inputs: [String: InputRef] = [:]
+        let declared = kind.inputs.map(\.name)
+        if let i = body["inputs"], let inputEntries = entries(i, "\(path).inputs", allowed: nil) {
+            for (k, v) in inputEntries {
+                let name = k.text ?? ""
+                let inputPath = "\(path).inputs.\(name)"
+                guard declared.contains(name) else {
+                    fail(k, inputPath, "unknown input '\(name)' for kind '\(kind.name)'" + suggestion(for: name, in: declared)
+                        + " (inputs: \(declared.joined(separator: ", ")))")
+                    continue
+                }
+                guard case let .string(raw) = v.json, case let .string(s)? = interpolated(v.json, at: v, inputPath, scope) else {
+                    if v.text == nil || v.json.stringValue == nil {
+                        fail(v, inputPath, "expected a string (STAGE.OUTPUT or a workspace path), found \(describe(v))")
+                    }
+                    continue
+                }
+                _ = raw
+                if let dot = s.firstIndex(of: "."), isStageName(String(s[..<dot])), pendingStageNames.contains(String(s[..<dot])) {
+                    inputs[name] = .output(stage: String(s[..<dot]), name: String(s[s.index(after: dot)...]))
+                } else if let p = workspacePath(s, at: v, inputPath) {
+                    inputs[name] = .path(p)
+                }
+            }
+        }
+        for spec in kind.inputs where !spec.optional && inputs[spec.name] == nil && problems.count == before {
+            fail(body, "\(path).inputs.\(spec.name)", "missing required input '\(spec.name)' (\(spec.help))")
+        }
+
+        var raw: [String: Node] = [:]
+        if let p = body["params"], let paramEntries = entries(p, "\(path).params", allowed: nil) {
+            for (k, v) in paramEntries { raw[k.text ?? ""] = v }
+        }
+        for o in overrides { raw[o.key] = o.node }
+        var values: [String: JSONValue] = [:]
+        var paramNodes: [String: Node] = [:]
+        let specs = Dictionary(uniqueKeysWithValues: kind.params.map { ($0.name, $0) })
+        for (name, node) in raw.sorted(by: { $0.key < $1.key }) {
+            let paramPath = "\(path).params.\(name)"
+            guard let spec = specs[name] else {
+                fail(node, paramPath, "unknown param '\(name)' for kind '\(kind.name)'"
+                    + suggestion(for: name, in: specs.keys) + " (see `hone kinds \(kind.name)`)")
+                continue
+            }
+            guard let value = interpolated(node.json, at: node, paramPath, scope) else { continue }
+            switch spec.type.coerce(value) {
+            case let .success(v): values[name] = v; paramNodes[name] = node
+            case let .failure(e): fail(node, paramPath, "\(e), found \(describe(node))")
+            }
+        }
+        for spec in kind.params where values[spec.name] == nil && raw[spec.name] == nil {
+            if let d = spec.defaultValue { values[spec.name] = d }
+            else { fail(body, "\(path).params.\(spec.name)", "missing required param '\(spec.name)' (\(spec.help))") }
+        }
+        guard problems.count == before else { return nil }
+        let params = Params(values)
+        for issue in kind.check(params) {
+            fail(paramNodes[issue.param] ?? body, "\(path).params.\(issue.param)", issue.message)
+        }
+        guard problems.count == before else { return nil }
+        return KindStage(kind: kind, inputs: inputs, params: params)
+    }
+
+    /// Names of all stages in the file, known before any stage is decoded (for `STAGE.OUTPUT`).
+    var pendingStageNames: Set<String> = []
+
+    // MARK: helpers
+
+    mutating func interpolated(_ value: JSONValue, at node: Node, _ path: String, _ scope: Interpolator) -> JSONValue? {
+        switch scope.interpolate(value) {
+        case let .success(v): return v
+        case let .failure(f): fail(node, path, Interpolator.describe(f)); return nil
+        }
+    }
+
+    mutating func workspacePath(_ raw: String, at node: Node, _ path: String) -> WorkspacePath? {
+        switch PathRules.normalize(raw, workspace: decoder.workspace) {
+        case let .success(p): return p
+        case let .failure(reason): fail(node, path, reason.description); return nil
+        }
+    }
+
+    func describe(_ node: Node) -> String {
+        switch node.value {
+        case .scalar(let s, let quoted):
+            let json = node.json
+            let what: String
+            switch json {
+            case .null: what = "nothing"
+            case .bool: what = "a boolean"
+            case .int: what = "an integer"
+            case .double: what = "a number"
+            default: what = quoted ? "a string" : "a string"
+            }
+            return s.isEmpty ? what : "\(what) '\(s.count > 40 ? String(s.prefix(40)) + "…" : s)'"
+        case .sequence: return "a list"
+        case .mapping: return "a map"
+        }
+    }
+}
+
+func isIdentifier(_ s: String) -> Bool {
+    guard let first = s.unicodeScalars.first, first == "_" || (first.properties.isAlphabetic && first.isASCII) else { return false }
+    return s.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) }
+}
+
+func isStageName(_ s: String) -> Bool {
+    guard let first = s.unicodeScalars.first, first == "_" || (first.isASCII && first.properties.isAlphabetic) else { return false }
+    return s.unicodeScalars.allSatisfy { $0 == "_" || $0 == "-" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) }
+}
+
+func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }

@@ -1,0 +1,229 @@
+import Foundation
+import HoneStore
+
+/// Runs one assessed stage: restores its outputs from the store, or executes it and stores
+/// what it made. Writes the run record last, so a crash at any point leaves no record of a run
+/// that did not finish.
+struct StageExecutor: @unchecked Sendable {
+    let workspace: Workspace
+    let pipeline: Pipeline
+    let observer: RunObserver
+    /// Echo a shell stage's output to the terminal as it runs.
+    let echo: Bool
+
+    struct Failure: Error, CustomStringConvertible { let description: String }
+    struct CorruptInput: Error { let message: String }
+
+    func restore(_ stage: Stage, _ record: RunRecord) throws {
+        guard case let .shell(shell) = stage.body else { return }
+        for out in shell.allOuts {
+            guard let artifact = record.outputs[out.path] else { continue }
+            let dest = workspace.path(out)
+            if (try? workspace.stats.artifact(at: dest, key: out.path))??.digest == artifact.digest { continue }
+            try workspace.objects.restoreArtifact(artifact, to: dest)
+            workspace.stats.forget(out.path)
+        }
+    }
+
+    func execute(_ stage: Stage, _ a: Assessment) throws -> RunRecord {
+        guard let fingerprint = a.fingerprint else { throw Failure(description: "internal: no fingerprint") }
+        let work = workspace.workDir(fingerprint)
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        let logPath = "\(work)/log"
+        let started = Date()
+        var outputs: [String: Artifact] = [:]
+        var metrics: [String: Double] = [:]
+        switch stage.body {
+        case let .shell(shell):
+            try runShell(stage.name, shell, logPath: logPath)
+            for out in shell.allOuts {
+                let p = workspace.path(out)
+                guard FileManager.default.fileExists(atPath: p) else {
+                    throw Failure(description: "the command succeeded but did not write its out '\(out)'")
+                }
+                outputs[out.path] = try workspace.objects.putArtifact(at: p)
+                workspace.stats.forget(out.path)
+                _ = try workspace.stats.artifact(at: p, key: out.path)
+            }
+            for m in shell.metrics {
+                metrics.merge(try readMetrics(workspace.path(m), name: m.path)) { _, new in new }
+            }
+        case let .kind(kind):
+            let (outs, result) = try runKind(stage, kind, a, work: work, logPath: logPath)
+            outputs = outs
+            metrics = result.metrics
+        }
+        let log = FileManager.default.fileExists(atPath: logPath) ? try workspace.objects.put(file: logPath).digest : nil
+        let record = RunRecord(
+            fingerprint: fingerprint, stage: stage.name, kind: stage.kindName, outputs: outputs, metrics: metrics, log: log,
+            basis: a.basis,
+            timing: .object(["started": .string(ISO8601DateFormatter().string(from: started)),
+                             "seconds": .double(Date().timeIntervalSince(started)),
+                             "host": .string(ProcessInfo.processInfo.hostName)]))
+        try workspace.runs.put(record)
+        try? FileManager.default.removeItem(atPath: work)
+        return record
+    }
+
+    // MARK: shell
+
+    func runShell(_ name: String, _ shell: ShellStage, logPath: String) throws {
+        let fm = FileManager.default
+        for out in shell.allOuts {
+            let p = workspace.path(out)
+            if let attributes = try? fm.attributesOfItem(atPath: p), attributes[.type] as? FileAttributeType == .typeDirectory {
+                try fm.removeItem(atPath: p)
+            } else {
+                unlink(p)
+            }
+            try fm.createDirectory(atPath: (p as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        }
+        _ = fm.createFile(atPath: logPath, contents: nil)
+        guard let log = FileHandle(forWritingAtPath: logPath) else { throw Failure(description: "cannot write the log \(logPath)") }
+        defer { try? log.close() }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", shell.cmd]
+        process.currentDirectoryURL = workspace.root
+        var env = ProcessInfo.processInfo.environment
+        env["HONE_STAGE"] = name
+        process.environment = env
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        ChildProcesses.shared.add(process.processIdentifier)
+        defer { ChildProcesses.shared.remove(process.processIdentifier) }
+        let reader = pipe.fileHandleForReading
+        while true {
+            let data = reader.availableData
+            if data.isEmpty { break }
+            log.write(data)
+            if echo { FileHandle.standardError.write(data) }
+        }
+        process.waitUntilExit()
+        guard process.terminationReason == .exit, process.terminationStatus == 0 else {
+            let how = process.terminationReason == .exit ? "exited with status \(process.terminationStatus)"
+                : "was killed by signal \(process.terminationStatus)"
+            throw Failure(description: "command \(how)" + logTail(logPath))
+        }
+    }
+
+    /// The last lines of a log, indented, for an error message.
+    func logTail(_ path: String, lines: Int = 10) -> String {
+        guard let data = FileManager.default.contents(atPath: path), !data.isEmpty else { return " (it printed nothing)" }
+        let all = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        let tail = all.suffix(lines + 1).joined(separator: "\n    ")
+        return "; last lines of its log:\n    " + tail
+    }
+
+    /// A JSON object's numbers, flattened: {"eval": {"acc": 0.9}} -> eval.acc = 0.9.
+    func readMetrics(_ path: String, name: String) throws -> [String: Double] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw Failure(description: "metrics file '\(name)' was not written")
+        }
+        let json: JSONValue
+        do { json = try JSONValue.parse(data) } catch { throw Failure(description: "metrics file '\(name)': \(error)") }
+        var out: [String: Double] = [:]
+        func walk(_ v: JSONValue, _ prefix: String) {
+            switch v {
+            case .int, .double: if let d = v.doubleValue { out[prefix] = d }
+            case let .bool(b): out[prefix] = b ? 1 : 0
+            case let .object(o): for (k, x) in o { walk(x, prefix.isEmpty ? k : "\(prefix).\(k)") }
+            default: break
+            }
+        }
+        walk(json, "")
+        return out
+    }
+
+    // MARK: other kinds
+
+    func runKind(_ stage: Stage, _ kind: KindStage, _ a: Assessment, work: String, logPath: String) throws -> ([String: Artifact], StageResult) {
+        let fm = FileManager.default
+        let inputsDir = "\(work)/inputs", outDir = "\(work)/out", scratch = "\(work)/scratch"
+        try? fm.removeItem(atPath: inputsDir)
+        try? fm.removeItem(atPath: outDir)
+        try fm.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        var inputs: [String: URL] = [:]
+        for (name, artifact) in a.inputs {
+            let dest = "\(inputsDir)/\(name)"
+            do {
+                try workspace.objects.restoreArtifact(artifact, to: dest, readOnly: true)
+            } catch let e as StoreError {
+                if case .corrupt = e { throw CorruptInput(message: "input '\(name)': \(e)") }
+                if case .missing = e { throw CorruptInput(message: "input '\(name)': \(e)") }
+                throw e
+            }
+            inputs[name] = URL(fileURLWithPath: dest)
+        }
+        var outputs: [String: URL] = [:]
+        for spec in kind.kind.outputs {
+            let p = "\(outDir)/\(spec.name)"
+            try fm.createDirectory(atPath: p, withIntermediateDirectories: true)
+            outputs[spec.name] = URL(fileURLWithPath: p)
+        }
+        let log = FileLog(path: logPath, echo: echo)
+        let context = StageContext(stageName: stage.name, params: kind.params, inputs: inputs, outputs: outputs,
+                                   scratch: URL(fileURLWithPath: scratch), pipelineSeed: pipeline.seed,
+                                   progress: ObserverProgress(stage: stage.name, observer: observer), log: log)
+        let result = try kind.kind.run(context)
+        log.close()
+        var artifacts: [String: Artifact] = [:]
+        for spec in kind.kind.outputs {
+            let p = "\(outDir)/\(spec.name)"
+            artifacts[spec.name] = try workspace.objects.putArtifact(at: p)
+            let view = workspace.outputView(stage: stage.name, output: spec.name)
+            try? fm.removeItem(atPath: view)
+            try fm.createDirectory(atPath: (view as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try fm.moveItem(atPath: p, toPath: view)
+        }
+        try? fm.removeItem(atPath: inputsDir)
+        return (artifacts, result)
+    }
+}
+
+final class FileLog: LogSink, @unchecked Sendable {
+    private let handle: FileHandle?
+    private let echo: Bool
+    private let lock = NSLock()
+
+    init(path: String, echo: Bool) {
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
+        handle = FileHandle(forWritingAtPath: path)
+        self.echo = echo
+    }
+
+    func write(_ line: String) {
+        let data = Data((line + "\n").utf8)
+        lock.lock(); defer { lock.unlock() }
+        handle?.write(data)
+        if echo { FileHandle.standardError.write(data) }
+    }
+
+    func close() { lock.lock(); try? handle?.close(); lock.unlock() }
+}
+
+struct ObserverProgress: ProgressReporter, @unchecked Sendable {
+    let stage: String
+    let observer: RunObserver
+    func update(done: Int, total: Int?, unit: String, message: String?) {
+        observer.stageProgress(stage, done: done, total: total, unit: unit, message: message)
+    }
+}
+
+/// The shell commands running now, so Ctrl-C can stop them before hone exits.
+public final class ChildProcesses: @unchecked Sendable {
+    public static let shared = ChildProcesses()
+    private var pids: Set<Int32> = []
+    private let lock = NSLock()
+
+    func add(_ pid: Int32) { lock.lock(); pids.insert(pid); lock.unlock() }
+    func remove(_ pid: Int32) { lock.lock(); pids.remove(pid); lock.unlock() }
+
+    public func terminateAll() {
+        lock.lock(); let all = pids; lock.unlock()
+        for pid in all { kill(pid, SIGTERM) }
+    }
+}

@@ -1,0 +1,224 @@
+import Foundation
+
+/// Objects under `.hone/objects/ab/cdef…`, named by the SHA-256 of their uncompressed bytes.
+///
+/// Layout of one object file: the magic `HONEOBJ1`, then chunks `[u32 raw length][u32 encoded
+/// length][encoded bytes]` (see `ChunkCodec`), then `[u32 0][u32 0][u64 total size]`. Written to
+/// a temporary file, fsynced, renamed: a crash leaves a stray temporary file, never a partial
+/// object. Every read decodes, re-hashes and compares with the name; a mismatch moves the file
+/// to `.hone/quarantine/` and throws `StoreError.corrupt`: a corrupt object is never used.
+/// Memory stays bounded by a few chunks whatever the object's size.
+public final class ObjectStore: @unchecked Sendable {
+    public let root: URL
+    let objects: String
+    let tmp: String
+    let quarantineDir: String
+    static let magic = Array("HONEOBJ1".utf8)
+
+    public init(root: URL) throws {
+        self.root = root
+        objects = root.appendingPathComponent("objects").path
+        tmp = root.appendingPathComponent("tmp").path
+        quarantineDir = root.appendingPathComponent("quarantine").path
+        for dir in [objects, tmp, quarantineDir] {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        }
+    }
+
+    public func path(of digest: Digest) -> String {
+        let hex = digest.hex
+        return "\(objects)/\(hex.prefix(2))/\(hex.dropFirst(2))"
+    }
+
+    public func has(_ digest: Digest) -> Bool {
+        access(path(of: digest), F_OK) == 0
+    }
+
+    // MARK: writing
+
+    /// Stores a file's bytes, streaming; returns its digest and size.
+    @discardableResult
+    public func put(file path: String) throws -> (digest: Digest, size: Int) {
+        let input = try FileIO.open(path, write: false)
+        defer { input.close() }
+        return try put { buffer in try input.read(into: buffer) }
+    }
+
+    @discardableResult
+    public func put(bytes: [UInt8]) throws -> Digest {
+        var offset = 0
+        return try put { buffer in
+            let n = min(buffer.count, bytes.count - offset)
+            bytes.withUnsafeBytes { src in
+                buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[offset..<(offset + n)]))
+            }
+            offset += n
+            return n
+        }.digest
+    }
+
+    /// `fill` writes up to `buffer.count` bytes and returns how many (0 at the end).
+    func put(_ fill: (UnsafeMutableRawBufferPointer) throws -> Int) throws -> (digest: Digest, size: Int) {
+        let tmpPath = "\(tmp)/obj.\(getpid()).\(UInt64.random(in: 0...UInt64.max))"
+        let out = try FileIO.open(tmpPath, write: true)
+        var hasher = Hasher256()
+        var total = 0
+        do {
+            try out.write(ObjectStore.magic)
+            let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: ChunkCodec.chunkSize, alignment: 16)
+            defer { chunk.deallocate() }
+            var encoded: [UInt8] = [], scratch: [UInt8] = []
+            while true {
+                let n = try fill(chunk)
+                if n == 0 { break }
+                let raw = UnsafeRawBufferPointer(rebasing: chunk[0..<n])
+                hasher.update(raw)
+                total += n
+                encoded.removeAll(keepingCapacity: true)
+                ChunkCodec.encode(raw, into: &encoded, scratch: &scratch)
+                var header: [UInt8] = []
+                appendU32(&header, UInt32(n)); appendU32(&header, UInt32(encoded.count))
+                try out.write(header)
+                try out.write(encoded)
+                if n < chunk.count { break }
+            }
+            var trailer: [UInt8] = []
+            appendU32(&trailer, 0); appendU32(&trailer, 0); appendU64(&trailer, UInt64(total))
+            try out.write(trailer)
+            try out.sync()
+            out.close()
+        } catch {
+            out.close(); unlink(tmpPath); throw error
+        }
+        let digest = hasher.finalize()
+        let dest = path(of: digest)
+        if access(dest, F_OK) == 0 {
+            unlink(tmpPath)  // already stored: same name, same bytes
+        } else {
+            mkdir((dest as NSString).deletingLastPathComponent, 0o755)
+            guard rename(tmpPath, dest) == 0 else {
+                let code = errno; unlink(tmpPath)
+                throw StoreError.io("cannot rename into", path: dest, errno: code)
+            }
+        }
+        return (digest, total)
+    }
+
+    // MARK: reading
+
+    /// Streams the object's bytes through `sink` chunk by chunk, then checks the hash. On a
+    /// mismatch the object is quarantined and `StoreError.corrupt` thrown — after `sink` has
+    /// seen bytes that must then be thrown away (callers write to temporary files).
+    public func read(_ digest: Digest, sink: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let p = path(of: digest)
+        guard let input = try? FileIO.open(p, write: false) else { throw StoreError.missing(digest) }
+        defer { input.close() }
+        var hasher = Hasher256()
+        do {
+            var head = [UInt8](repeating: 0, count: 8)
+            guard try head.withUnsafeMutableBytes({ try input.read(into: $0) }) == 8, head == ObjectStore.magic else {
+                throw StoreError.corruptEncoding("magic")
+            }
+            var total = 0
+            let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: ChunkCodec.chunkSize, alignment: 16)
+            defer { raw.deallocate() }
+            var encoded: [UInt8] = [], scratch: [UInt8] = []
+            var lengths = [UInt8](repeating: 0, count: 8)
+            while true {
+                guard try lengths.withUnsafeMutableBytes({ try input.read(into: $0) }) == 8 else {
+                    throw StoreError.corruptEncoding("truncated")
+                }
+                let (rawCount, encodedCount) = lengths.withUnsafeBytes { (Int(readU32($0, 0)), Int(readU32($0, 4))) }
+                if rawCount == 0 {
+                    var tail = [UInt8](repeating: 0, count: 8)
+                    guard try tail.withUnsafeMutableBytes({ try input.read(into: $0) }) == 8,
+                          tail.withUnsafeBytes({ readU64($0, 0) }) == UInt64(total) else {
+                        throw StoreError.corruptEncoding("trailer")
+                    }
+                    break
+                }
+                guard rawCount <= ChunkCodec.chunkSize, encodedCount <= ChunkCodec.chunkSize + 4096 else {
+                    throw StoreError.corruptEncoding("chunk length")
+                }
+                if encoded.count < encodedCount { encoded = [UInt8](repeating: 0, count: encodedCount) }
+                guard try encoded.withUnsafeMutableBytes({
+                    try input.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<encodedCount]))
+                }) == encodedCount else { throw StoreError.corruptEncoding("truncated chunk") }
+                let out = UnsafeMutableRawBufferPointer(rebasing: raw[0..<rawCount])
+                try encoded.withUnsafeBytes { enc in
+                    try ChunkCodec.decode(UnsafeRawBufferPointer(rebasing: enc[0..<encodedCount]), rawCount: rawCount,
+                                          into: out, scratch: &scratch)
+                }
+                hasher.update(UnsafeRawBufferPointer(out))
+                total += rawCount
+                try sink(UnsafeRawBufferPointer(out))
+            }
+        } catch StoreError.corruptEncoding {
+            throw quarantine(digest)
+        }
+        guard hasher.finalize() == digest else { throw quarantine(digest) }
+    }
+
+    /// The whole object in memory, verified. For small objects (trees, records, logs).
+    public func bytes(of digest: Digest) throws -> [UInt8] {
+        var out: [UInt8] = []
+        try read(digest) { out.append(contentsOf: $0) }
+        return out
+    }
+
+    /// Writes the object to `dest` (a temporary file beside it, renamed once verified).
+    public func restore(_ digest: Digest, to dest: String, mode: mode_t = 0o644) throws {
+        let tmpPath = dest + ".hone-tmp.\(getpid())"
+        let out = try FileIO.open(tmpPath, write: true)
+        do {
+            try read(digest) { try out.write($0) }
+            out.close()
+        } catch {
+            out.close(); unlink(tmpPath); throw error
+        }
+        chmod(tmpPath, mode)
+        guard rename(tmpPath, dest) == 0 else {
+            let code = errno; unlink(tmpPath)
+            throw StoreError.io("cannot rename into", path: dest, errno: code)
+        }
+    }
+
+    /// Re-reads and re-hashes one object (quarantining it when corrupt).
+    public func verify(_ digest: Digest) throws {
+        try read(digest) { _ in }
+    }
+
+    /// Moves a corrupt object out of the way so nothing uses it, and returns the error to throw.
+    func quarantine(_ digest: Digest) -> StoreError {
+        let dest = "\(quarantineDir)/\(digest.hex)"
+        rename(path(of: digest), dest)
+        return .corrupt(digest, path: dest)
+    }
+
+    /// Every object's digest (for gc and verify).
+    public func all() -> [Digest] {
+        var out: [Digest] = []
+        let fm = FileManager.default
+        for dir in (try? fm.contentsOfDirectory(atPath: objects)) ?? [] where dir.count == 2 {
+            for name in (try? fm.contentsOfDirectory(atPath: "\(objects)/\(dir)")) ?? [] {
+                if let d = Digest(hex: dir + name) { out.append(d) }
+            }
+        }
+        return out.sorted()
+    }
+
+    public func remove(_ digest: Digest) { unlink(path(of: digest)) }
+
+    /// Stored size on disk of one object.
+    public func storedSize(_ digest: Digest) -> Int {
+        var st = stat()
+        return stat(path(of: digest), &st) == 0 ? Int(st.st_size) : 0
+    }
+
+    /// Removes temporary files left by a process that was killed. Call with the workspace lock held.
+    public func sweepTemporaries() {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? [] {
+            unlink("\(tmp)/\(name)")
+        }
+    }
+}

@@ -1,0 +1,143 @@
+import ArgumentParser
+import Foundation
+import HonePipeline
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Bring a pipeline's stages up to date, running only what changed.",
+        discussion: """
+        Stages whose fingerprint (kind, version, params, input digests) has a run record are
+        restored from the run-cache instead of running. Exit status: 0 all stages finished,
+        1 a stage failed, 2 the pipeline file or the command line is wrong.
+        """)
+
+    @Argument(help: "[PIPELINE] [STAGE...]: the pipeline file (default \(defaultPipeline)), then stages to bring up to date with what they need (default: all).")
+    var args: [String] = []
+
+    @Option(name: [.customShort("S"), .customLong("set")], help: "Override a param, STAGE.PARAM=VALUE, or a var, NAME=VALUE (repeatable).")
+    var overrides: [String] = []
+
+    @Flag(name: .shortAndLong, help: "Run the stages even when they are up to date.")
+    var force = false
+
+    @Flag(name: .long, help: "Show what would run and why; run nothing.")
+    var dryRun = false
+
+    @Option(name: .shortAndLong, help: "How many independent stages run at once.")
+    var jobs = 1
+
+    @Flag(name: .shortAndLong, help: "When a stage fails, go on with the stages that do not depend on it.")
+    var keepGoing = false
+
+    @Flag(name: .long, help: "Fail at once when another hone holds the workspace, instead of waiting.")
+    var noWait = false
+
+    @Flag(name: .long, help: "One JSON object per event on stdout.")
+    var json = false
+
+    @Flag(name: .shortAndLong, help: "Show stages' output as they run.")
+    var verbose = false
+
+    func validate() throws {
+        guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+    }
+
+    func run() throws {
+        let started = Date()
+        let (file, stages) = splitPipelineAndStages(args)
+        let loaded = try loadPipeline(file, overrides: overrides)
+        for s in stages { _ = try loaded.stage(s) }
+        var options = RunOptions()
+        options.targets = stages
+        options.force = force
+        options.jobs = jobs
+        options.keepGoing = keepGoing
+        options.echo = verbose
+        options.environment = numericEnvironment
+        let observer = ConsoleObserver(json: json)
+        defer { observer.stop() }
+
+        if dryRun {
+            let runner = try Runner(workspace: loaded.workspace, pipeline: loaded.pipeline, options: options, observer: observer)
+            printPlan(runner.plan(), json: json)
+            return
+        }
+        let lock: AnyObject
+        do {
+            lock = try loaded.workspace.lock(wait: !noWait) { holder in
+                observer.note("waiting for another hone in this workspace (\(holder)) to finish…")
+            }
+        } catch {
+            printError("\(error)")
+            throw ExitCode(1)
+        }
+        defer { withExtendedLifetime(lock) {} }
+        Interrupts.install()
+        let runner = try Runner(workspace: loaded.workspace, pipeline: loaded.pipeline, options: options, observer: observer)
+        let summary = try runner.run()
+        observer.summary(summary, seconds: Date().timeIntervalSince(started))
+        if summary.failed { throw ExitCode(1) }
+    }
+}
+
+/// `--dry-run` and `hone status` print the plan the same way.
+func printPlan(_ plan: [(stage: String, result: Result<Assessment, AssessError>)], json: Bool) {
+    if json {
+        for (stage, result) in plan {
+            var o: [String: Any] = ["stage": stage]
+            switch result {
+            case let .success(a):
+                o["state"] = stateWord(a.state)
+                o["reasons"] = a.reasons
+                if let fp = a.fingerprint { o["fingerprint"] = fp.hex }
+            case let .failure(e):
+                o["state"] = "error"; o["reasons"] = [e.message]
+            }
+            if let data = try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]) {
+                print(String(decoding: data, as: UTF8.self))
+            }
+        }
+        return
+    }
+    var upToDate = 0
+    for (stage, result) in plan {
+        switch result {
+        case let .success(a):
+            if a.state == .upToDate { upToDate += 1; continue }
+            print("\(stage): \(stateWord(a.state))" + (a.reasons.isEmpty ? "" : " (\(a.reasons.joined(separator: "; ")))"))
+        case let .failure(e):
+            print("\(stage): error: \(e.message)")
+        }
+    }
+    if upToDate == plan.count { print("Everything is up to date (\(plan.count) stages).") }
+    else if upToDate > 0 { print("\(upToDate) other stage\(upToDate == 1 ? " is" : "s are") up to date.") }
+}
+
+func stateWord(_ s: Assessment.State) -> String {
+    switch s {
+    case .upToDate: return "up to date"
+    case .restore: return "will restore"
+    case .run: return "will run"
+    case .pending: return "will run if its inputs change"
+    }
+}
+
+/// Ctrl-C: stop the running commands, then exit 130. The store stays consistent: a stage's
+/// outputs are only recorded once complete.
+enum Interrupts {
+    nonisolated(unsafe) static var sources: [DispatchSourceSignal] = []
+
+    static func install() {
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler {
+                ChildProcesses.shared.terminateAll()
+                FileHandle.standardError.write(Data("\nhone: interrupted; stopped the running stages\n".utf8))
+                exit(130)
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+}
