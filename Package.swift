@@ -31,9 +31,10 @@ let package = Package(
         ]),
 
         .testTarget(name: "HoneStoreTests", dependencies: ["HoneStore"]),
-        .testTarget(name: "HonePipelineTests", dependencies: ["HonePipeline"],
-                    resources: [.copy("Corpus")]),
+        .testTarget(name: "HonePipelineTests", dependencies: ["HonePipeline"], exclude: ["Corpus"]),
         .testTarget(name: "HoneStagesTests", dependencies: ["HoneStages"]),
+        // Runs the built `hone` binary as a user would (HONE_BIN, or .build/<config>/hone).
+        .testTarget(name: "HoneCLITests", dependencies: ["HoneStore"]),
     ],
     // Swift 5 mode: the scheduler shares classes across threads under its own locks.
     swiftLanguageModes: [.v5]

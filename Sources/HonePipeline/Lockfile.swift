@@ -24,10 +24,13 @@ public struct Lockfile: Sendable, Equatable {
 
     public init(stages: [String: Entry] = [:]) { self.stages = stages }
 
+    /// `pipelines/demo.yaml` -> `pipelines/demo.lock`; a relative path stays relative.
     public static func path(for pipelineFile: String) -> String {
-        let url = URL(fileURLWithPath: pipelineFile)
-        let ext = url.pathExtension
-        return (ext.isEmpty ? url : url.deletingPathExtension()).path + ".lock"
+        let slash = pipelineFile.lastIndex(of: "/").map { pipelineFile.index(after: $0) } ?? pipelineFile.startIndex
+        if let dot = pipelineFile[slash...].lastIndex(of: "."), dot > slash {
+            return String(pipelineFile[..<dot]) + ".lock"
+        }
+        return pipelineFile + ".lock"
     }
 
     public static func read(_ path: String) throws -> Lockfile? {

@@ -123,7 +123,8 @@ extension ObjectStore {
     public func restoreArtifact(_ artifact: Artifact, to dest: String, readOnly: Bool = false) throws {
         let fm = FileManager.default
         try? fm.removeItem(atPath: dest)
-        try fm.createDirectory(atPath: (dest as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let parent = (dest as NSString).deletingLastPathComponent
+        if !parent.isEmpty { try fm.createDirectory(atPath: parent, withIntermediateDirectories: true) }
         func mode(_ exec: Bool) -> mode_t { readOnly ? (exec ? 0o555 : 0o444) : (exec ? 0o755 : 0o644) }
         switch artifact {
         case let .file(d, _, exec):

@@ -24,6 +24,10 @@ struct Repro: ParsableCommand {
     func run() throws {
         let loaded = try loadPipeline(pipeline)
         let lockPath = Lockfile.path(for: pipeline)
+        guard !lockPath.hasPrefix("/") else {
+            printError("name the pipeline by a path relative to the workspace for repro: the fresh run happens in a copy of it")
+            throw ExitCode(2)
+        }
         guard let expected = try Lockfile.read(lockPath) else {
             printError("no lockfile \(lockPath) to check against: run `hone run \(pipeline)` and commit it")
             throw ExitCode(2)
@@ -34,14 +38,15 @@ struct Repro: ParsableCommand {
         try? fm.removeItem(at: tmp)
         var outs: [WorkspacePath] = []
         for s in loaded.pipeline.stages { if case let .shell(sh) = s.body { outs += sh.allOuts } }
-        try Reproduce.copyWorkspace(root, to: tmp, leavingOut: outs)
-        defer { if !keep { try? fm.removeItem(at: tmp) } else { print("kept the copy in \(tmp.path)") } }
-
         let cwd = fm.currentDirectoryPath
         let relativeCwd = cwd.hasPrefix(root.path) ? String(cwd.dropFirst(root.path.count)) : ""
+        // The copy's lockfile is the fresh run's own: leave the committed one out.
+        let lockRel = String((relativeCwd.isEmpty ? lockPath : String(relativeCwd.dropFirst()) + "/" + lockPath))
+        try Reproduce.copyWorkspace(root, to: tmp, leavingOut: outs + [WorkspacePath(normalized: lockRel)])
+        defer { if !keep { try? fm.removeItem(at: tmp) } else { print("kept the copy in \(tmp.path)") } }
+
         _ = fm.changeCurrentDirectoryPath(tmp.path + relativeCwd)
         defer { _ = fm.changeCurrentDirectoryPath(cwd) }
-        try? fm.removeItem(atPath: lockPath)  // the copy's lockfile is the fresh run's own
         let fresh = try loadPipeline(pipeline)
         var options = RunOptions()
         options.jobs = jobs
