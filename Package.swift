@@ -30,6 +30,9 @@ let package = Package(
             "HoneStages", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // `make bench`: measures the store beside plain zlib + SHA-256 on the same bytes.
+        .executableTarget(name: "hone-bench", dependencies: ["HoneStore", "CZlib"]),
+
         .testTarget(name: "HoneStoreTests", dependencies: ["HoneStore"]),
         .testTarget(name: "HonePipelineTests", dependencies: ["HonePipeline"], exclude: ["Corpus"]),
         .testTarget(name: "HoneStagesTests", dependencies: ["HoneStages"]),

@@ -14,6 +14,16 @@ public final class ObjectStore: @unchecked Sendable {
     let tmp: String
     let quarantineDir: String
     static let magic = Array("HONEOBJ1".utf8)
+    /// How many chunks are encoded at once.
+    static let lanes = max(1, min(8, ProcessInfo.processInfo.activeProcessorCount))
+
+    /// One chunk's buffers while it is encoded (a class: lanes are filled on several threads).
+    final class EncodeLane: @unchecked Sendable {
+        let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: ChunkCodec.chunkSize, alignment: 16)
+        var count = 0
+        var encoded: [UInt8] = []
+        var scratch: [UInt8] = []
+    }
 
     public init(root: URL) throws {
         self.root = root
@@ -65,22 +75,37 @@ public final class ObjectStore: @unchecked Sendable {
         var total = 0
         do {
             try out.write(ObjectStore.magic)
-            let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: ChunkCodec.chunkSize, alignment: 16)
-            defer { chunk.deallocate() }
-            var encoded: [UInt8] = [], scratch: [UInt8] = []
-            while true {
-                let n = try fill(chunk)
-                if n == 0 { break }
-                let raw = UnsafeRawBufferPointer(rebasing: chunk[0..<n])
-                hasher.update(raw)
-                total += n
-                encoded.removeAll(keepingCapacity: true)
-                ChunkCodec.encode(raw, into: &encoded, scratch: &scratch)
-                var header: [UInt8] = []
-                appendU32(&header, UInt32(n)); appendU32(&header, UInt32(encoded.count))
-                try out.write(header)
-                try out.write(encoded)
-                if n < chunk.count { break }
+            // Chunks are encoded independently, so a batch of them is encoded on all cores at
+            // once; hashing and writing stay in order. The bytes do not depend on the core count.
+            let lanes = ObjectStore.lanes
+            var batch = (0..<lanes).map { _ in EncodeLane() }
+            defer { for lane in batch { lane.raw.deallocate() } }
+            var finished = false
+            while !finished {
+                var used = 0
+                while used < lanes {
+                    let n = try fill(batch[used].raw)
+                    batch[used].count = n
+                    if n == 0 { finished = true; break }
+                    used += 1
+                    if n < ChunkCodec.chunkSize { finished = true; break }
+                }
+                if used == 0 { break }
+                batch.withUnsafeMutableBufferPointer { lanesBuf in
+                    DispatchQueue.concurrentPerform(iterations: used) { i in
+                        let lane = lanesBuf[i]
+                        lane.encoded.removeAll(keepingCapacity: true)
+                        ChunkCodec.encode(UnsafeRawBufferPointer(rebasing: lane.raw[0..<lane.count]), into: &lane.encoded, scratch: &lane.scratch)
+                    }
+                }
+                for lane in batch[0..<used] {
+                    hasher.update(UnsafeRawBufferPointer(rebasing: lane.raw[0..<lane.count]))
+                    total += lane.count
+                    var header: [UInt8] = []
+                    appendU32(&header, UInt32(lane.count)); appendU32(&header, UInt32(lane.encoded.count))
+                    try out.write(header)
+                    try out.write(lane.encoded)
+                }
             }
             var trailer: [UInt8] = []
             appendU32(&trailer, 0); appendU32(&trailer, 0); appendU64(&trailer, UInt64(total))

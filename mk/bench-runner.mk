@@ -1,0 +1,15 @@
+# Runner overhead against DVC on the same 100-stage chain (../shared/bench/dvc_overhead.sh).
+BENCHES += bench-runner
+BENCH_VENV ?= .venv-bench
+
+.PHONY: bench-runner deps-bench
+bench-runner: build
+	PATH="$(abspath $(BENCH_VENV))/bin:$$PATH" bench/runner_overhead.sh $(HONE) 100
+
+# DVC for the side-by-side figures (not needed by the tests).
+deps-bench: $(BENCH_VENV)/.ok
+$(BENCH_VENV)/.ok:
+	@command -v bc >/dev/null || apt-get install -y -qq bc
+	python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install -q dvc
+	touch $@
