@@ -155,8 +155,11 @@ public final class ObjectStore: @unchecked Sendable {
                 }
                 let (rawCount, encodedCount) = lengths.withUnsafeBytes { (Int(readU32($0, 0)), Int(readU32($0, 4))) }
                 if rawCount == 0 {
-                    var tail = [UInt8](repeating: 0, count: 8)
-                    guard try tail.withUnsafeMutableBytes({ try input.read(into: $0) }) == 8,
+                    // Every byte of the file is checked, not only those the hash covers: a
+                    // flipped byte anywhere makes the object corrupt.
+                    var tail = [UInt8](repeating: 0, count: 9)
+                    guard encodedCount == 0,
+                          try tail.withUnsafeMutableBytes({ try input.read(into: $0) }) == 8,
                           tail.withUnsafeBytes({ readU64($0, 0) }) == UInt64(total) else {
                         throw StoreError.corruptEncoding("trailer")
                     }
