@@ -20,8 +20,10 @@ include $(sort $(wildcard mk/*.mk))
 
 deps: $(DEPS)
 
+# Tests are built with the rest, so `make test` and `make run` share one build (swift test
+# would otherwise rebuild every module with its own flags).
 build: deps-system
-	$(SWIFT) build -c $(CONFIG)
+	$(SWIFT) build -c $(CONFIG) --build-tests
 
 run: deps-system build
 	$(HONE) run $(PIPELINE)

@@ -3,4 +3,4 @@ TESTS += test-swift
 
 .PHONY: test-swift
 test-swift: build
-	HONE_BIN=$(abspath $(HONE)) HONE_PYTHON=$(abspath $(PY)) $(SWIFT) test -c $(CONFIG)
+	HONE_BIN=$(abspath $(HONE)) HONE_PYTHON=$(abspath $(PY)) $(SWIFT) test -c $(CONFIG) --skip-build

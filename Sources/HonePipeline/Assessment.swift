@@ -129,8 +129,9 @@ public struct Assessor: Sendable {
     /// says ran last.
     func whyRun(_ stage: Stage, basis: JSONValue) -> [String] {
         guard let previous = lockfile?.stages[stage.name] else { return ["never run"] }
+        if previous.fingerprint == Fingerprint.of(basis) { return ["not run in this store yet"] }
         guard let old = workspace.runs.get(previous.fingerprint) else {
-            return ["changed since the lockfile (its run record is not in this store)"]
+            return ["changed since the lockfile (the lockfile's run is not in this store to compare with)"]
         }
         let changes = Fingerprint.changes(from: old.basis, to: basis)
         return changes.isEmpty ? ["changed since the lockfile"] : changes
