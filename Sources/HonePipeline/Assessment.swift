@@ -80,7 +80,7 @@ public struct Assessor: Sendable {
                     inputs[name] = a
                 }
             }
-            basis = Fingerprint.basis(kind: kind, inputs: inputs, environment: environment)
+            basis = Fingerprint.basis(kind: kind, stage: stage.name, seed: pipeline.seed, inputs: inputs, environment: environment)
         }
         let fingerprint = Fingerprint.of(basis)
         let record = workspace.runs.get(fingerprint)

@@ -20,8 +20,13 @@ public enum Fingerprint {
         ])
     }
 
-    public static func basis(kind: KindStage, inputs: [String: Artifact], environment: [String: String]) -> JSONValue {
+    /// `stage` and `seed` are in it because a kind's randomness is keyed by (pipeline seed,
+    /// stage name, purpose): either changes the output bytes.
+    public static func basis(kind: KindStage, stage: String, seed: UInt64, inputs: [String: Artifact],
+                             environment: [String: String]) -> JSONValue {
         var o: [String: JSONValue] = [
+            "stage": .string(stage),
+            "seed": .int(Int(truncatingIfNeeded: seed)),
             "kind": .string(kind.kind.name),
             "version": .string(kind.kind.version),
             "params": .object(kind.params.values),
@@ -46,6 +51,8 @@ public enum Fingerprint {
         out += diff("input", old["inputs"]?.objectValue ?? [:], new["inputs"]?.objectValue ?? [:], showValues: false)
         if old["outs"] != new["outs"] || old["metrics"] != new["metrics"] { out.append("outs changed") }
         if old["environment"] != new["environment"] { out.append("BLAS kernel family changed") }
+        if old["seed"] != new["seed"] { out.append("pipeline seed \(old["seed"]?.canonical ?? "?") -> \(new["seed"]?.canonical ?? "?")") }
+        if old["stage"] != new["stage"] { out.append("stage renamed") }
         return out
     }
 

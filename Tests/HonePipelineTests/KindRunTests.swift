@@ -139,9 +139,24 @@ final class SilentObserver: RunObserver, @unchecked Sendable {
         """, kinds: [UpperKind()]).get()
         guard case let .kind(k) = try #require(p.stage("up")).body else { return }
         let input = Artifact.file(Digest.of("hello\n"), size: 6, executable: false)
-        let basis = Fingerprint.basis(kind: k, inputs: ["text": input], environment: ["blas_core": "Zen"])
-        #expect(basis.canonical == #"{"inputs":{"text":"5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"},"kind":"upper","params":{"suffix":""},"version":"1"}"#)
-        #expect(Fingerprint.of(basis).hex == "00608d6c779e06b871d05ea0adf6938dd85a9dd9dda72e41c1f755dd368cfbc6")
+        let basis = Fingerprint.basis(kind: k, stage: "up", seed: 7, inputs: ["text": input], environment: ["blas_core": "Zen"])
+        #expect(basis.canonical == #"{"inputs":{"text":"5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"},"kind":"upper","params":{"suffix":""},"seed":7,"stage":"up","version":"1"}"#)
+        #expect(Fingerprint.of(basis).hex == "f5047426916f3b864f1bede25e28246affb5b46475d280242f3b6843b12c90f2")
+    }
+
+    @Test func numericKindsAddTheBLASCoreAndOthersDoNot() throws {
+        struct Numeric: StageKind {
+            let name = "numeric", version = "1", summary = "test"
+            let params: [ParamSpec] = [], inputs: [InputSpec] = [], outputs = [OutputSpec("out", help: "x")]
+            var isNumeric: Bool { true }
+            func run(_ context: StageContext) throws -> StageResult { StageResult() }
+        }
+        let p = try decode("stages:\n  n: {kind: numeric}\n", kinds: [Numeric()]).get()
+        guard case let .kind(k) = try #require(p.stage("n")).body else { return }
+        let zen = Fingerprint.basis(kind: k, stage: "n", seed: 0, inputs: [:], environment: ["blas_core": "Zen"])
+        let haswell = Fingerprint.basis(kind: k, stage: "n", seed: 0, inputs: [:], environment: ["blas_core": "Haswell"])
+        #expect(Fingerprint.of(zen) != Fingerprint.of(haswell))
+        #expect(Fingerprint.changes(from: zen, to: haswell) == ["BLAS kernel family changed"])
     }
 
     /// The shell kind's golden output: a tiny pipeline run end to end gives pinned digests.
