@@ -1,6 +1,7 @@
 // swift-tools-version:6.0
 // The targets are the architecture: see ../shared/DESIGN.md ("Layout") and docs/architecture.md.
-// Imports point one way: hone -> HoneStages -> HonePipeline -> HoneStore -> {CZlib, Crypto}.
+// Imports point one way: hone -> HoneStages -> {HonePipeline, HoneData}; HonePipeline -> HoneStore
+// -> {HoneBase, CZlib, Crypto}; HoneData -> HoneBase. See docs/architecture.md.
 import PackageDescription
 
 let package = Package(
@@ -20,22 +21,28 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
+        // JSON values and the counter-based RNG: the few facts every other target shares.
+        .target(name: "HoneBase"),
         .target(name: "HoneStore", dependencies: [
-            "CZlib", .product(name: "Crypto", package: "swift-crypto"),
+            "HoneBase", "CZlib", .product(name: "Crypto", package: "swift-crypto"),
         ]),
-        .target(name: "HonePipeline", dependencies: ["CYAML", "HoneStore"]),
+        // Record formats, clean, split, augment (and the tokenizer): no pipelines, no store.
+        .target(name: "HoneData", dependencies: ["HoneBase"]),
+        .target(name: "HonePipeline", dependencies: ["CYAML", "HoneStore", "HoneBase"]),
         .target(name: "HoneTensor", dependencies: ["CBLAS"]),
-        .target(name: "HoneStages", dependencies: ["HonePipeline", "HoneTensor"]),
+        .target(name: "HoneStages", dependencies: ["HonePipeline", "HoneData", "HoneTensor"]),
         .executableTarget(name: "hone", dependencies: [
-            "HoneStages", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "HoneStages", "HonePipeline", "HoneStore", "HoneBase", "HoneTensor",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // `make bench`: measures the store beside plain zlib + SHA-256 on the same bytes.
-        .executableTarget(name: "hone-bench", dependencies: ["HoneStore", "CZlib"]),
+        .executableTarget(name: "hone-bench", dependencies: ["HoneStore", "HoneBase", "CZlib"]),
 
-        .testTarget(name: "HoneStoreTests", dependencies: ["HoneStore"]),
-        .testTarget(name: "HonePipelineTests", dependencies: ["HonePipeline"], exclude: ["Corpus"]),
-        .testTarget(name: "HoneStagesTests", dependencies: ["HoneStages"]),
+        .testTarget(name: "HoneStoreTests", dependencies: ["HoneStore", "HoneBase"]),
+        .testTarget(name: "HoneDataTests", dependencies: ["HoneData", "HoneBase"]),
+        .testTarget(name: "HonePipelineTests", dependencies: ["HonePipeline", "HoneBase", "HoneStore"], exclude: ["Corpus"]),
+        .testTarget(name: "HoneStagesTests", dependencies: ["HoneStages", "HonePipeline", "HoneBase", "HoneStore"]),
         // Runs the built `hone` binary as a user would (HONE_BIN, or .build/<config>/hone).
         .testTarget(name: "HoneCLITests", dependencies: ["HoneStore"]),
     ],

@@ -1,4 +1,5 @@
 import Foundation
+import HoneBase
 import HoneStore
 
 /// Where one stage stands and why: the pure part of planning (DVC's `plan` apart from the run).

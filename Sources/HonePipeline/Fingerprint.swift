@@ -1,3 +1,4 @@
+import HoneBase
 import HoneStore
 
 /// fingerprint = SHA-256 over the canonical JSON of everything that decides a stage's output:

@@ -1,3 +1,4 @@
+import HoneBase
 import HoneStore
 
 /// `${name}` substitution. A string that is exactly `${name}` takes the value with its type;

@@ -1,4 +1,5 @@
 import Foundation
+import HoneBase
 import HoneStore
 
 /// `demo.yaml` -> `demo.lock`, beside the pipeline and committed with it: stage -> fingerprint,

@@ -1,3 +1,4 @@
+import HoneBase
 import HoneStore
 
 /// A node of a pipeline file's value tree: YAML or JSON, each node keeping its line and column so

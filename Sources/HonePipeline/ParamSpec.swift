@@ -1,3 +1,4 @@
+import HoneBase
 import HoneStore
 
 /// One typed param of a stage kind, with its default in one place (no `cfg.get(key, default)`

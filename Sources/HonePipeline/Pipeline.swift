@@ -1,3 +1,4 @@
+import HoneBase
 import HoneStore
 
 /// A validated pipeline: every name resolved, every param typed, every path inside the workspace.

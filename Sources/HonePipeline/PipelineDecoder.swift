@@ -1,4 +1,5 @@
 import Foundation
+import HoneBase
 import HoneStore
 
 /// Pipeline file -> validated `Pipeline`. Collects every problem in one pass and reports them

@@ -1,4 +1,5 @@
 import Foundation
+import HoneBase
 import HoneStore
 
 /// Runs one assessed stage: restores its outputs from the store, or executes it and stores
@@ -148,7 +149,23 @@ struct StageExecutor: @unchecked Sendable {
         try fm.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         var inputs: [String: URL] = [:]
         for (name, artifact) in a.inputs {
-            let dest = "\(inputsDir)/\(name)"
+            // Every input is a folder: a file keeps its own name inside it (its extension says
+            // its format), a tree is the folder.
+            var dest = "\(inputsDir)/\(name)"
+            if case .file = artifact {
+                let base: String
+                switch kind.inputs[name] {
+                case let .output(_, output)?: base = output.split(separator: "/").last.map(String.init) ?? name
+                case let .path(p)?: base = p.path.split(separator: "/").last.map(String.init) ?? name
+                case nil: base = name
+                }
+                dest += "/\(base)"
+            }
+            // A workspace file no stage makes is taken into the store first, so the run can be
+            // traced to bytes the store holds.
+            if case let .path(p)? = kind.inputs[name], try workspace.objects.putArtifact(at: workspace.path(p)).digest != artifact.digest {
+                throw Failure(description: "input '\(name)' (\(p)) changed while the stage was starting; run again")
+            }
             do {
                 try workspace.objects.restoreArtifact(artifact, to: dest, readOnly: true)
             } catch let e as StoreError {
@@ -156,7 +173,7 @@ struct StageExecutor: @unchecked Sendable {
                 if case .missing = e { throw CorruptInput(message: "input '\(name)': \(e)") }
                 throw e
             }
-            inputs[name] = URL(fileURLWithPath: dest)
+            inputs[name] = URL(fileURLWithPath: "\(inputsDir)/\(name)")
         }
         var outputs: [String: URL] = [:]
         for spec in kind.kind.outputs {

@@ -1,5 +1,5 @@
-import Foundation
 import CZlib
+import Foundation
 
 /// How one chunk of an object is stored. The object's name never depends on this: it is the
 /// SHA-256 of the uncompressed bytes.

@@ -1,4 +1,5 @@
 import Foundation
+import HoneBase
 
 /// `.hone/runs/<fingerprint>.json`: what one stage run produced. The run-cache: a fingerprint
 /// seen before restores its outputs without running.

@@ -1,4 +1,5 @@
 import Foundation
+import HoneBase
 
 /// Digests of workspace files, re-hashed only when their stats change.
 ///

@@ -1,4 +1,5 @@
 import Foundation
+import HoneBase
 
 /// A folder artifact: sorted entries (path, digest, size, mode). Stored as an object whose bytes
 /// are the text below; that object's digest is the artifact's digest.

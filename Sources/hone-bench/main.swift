@@ -1,5 +1,6 @@
 import CZlib
 import Foundation
+import HoneBase
 import HoneStore
 
 // Store throughput (`make bench`): write and read+verify of 100 MB buffers through Hone's

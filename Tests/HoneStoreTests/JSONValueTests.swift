@@ -1,4 +1,5 @@
 import Foundation
+import HoneBase
 import HoneStore
 import Testing
 

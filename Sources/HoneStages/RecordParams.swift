@@ -1,0 +1,30 @@
+import HoneBase
+import HoneData
+import HonePipeline
+
+/// Params every record-reading kind shares.
+enum RecordParams {
+    static let format = ParamSpec("format", .string(choices: ["auto"] + RecordFormat.allCases.map(\.rawValue)),
+                                  default: .string("auto"), help: "record format; auto detects it from the first record")
+
+    static func maxRejectFraction(_ defaultValue: Double) -> ParamSpec {
+        ParamSpec("max_reject_fraction", .number(min: 0, max: 1), default: .double(defaultValue),
+                  help: "fail when more than this fraction of the records read are malformed")
+    }
+
+    static func format(_ params: Params) -> RecordFormat? {
+        params.string("format").flatMap(RecordFormat.init(rawValue:))
+    }
+
+    /// Fails the stage when malformed records pass the allowed fraction.
+    static func checkRejects(malformed: Int, read: Int, params: Params) throws {
+        let limit = params.double("max_reject_fraction") ?? 0
+        guard read > 0, Double(malformed) / Double(read) > limit else { return }
+        throw StageFailure("\(malformed) of \(read) records are malformed (more than max_reject_fraction \(limit)); see the rejects output")
+    }
+}
+
+struct StageFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
