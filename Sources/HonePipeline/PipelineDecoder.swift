@@ -156,7 +156,7 @@ struct DecodeState {
         }
         _ = kindName
         if kindText == "shell" {
-            guard let shell = decodeShell(path: path, body: body, vars: vars, overrides: overrides) else { return nil }
+            guard let shell = decodeShell(path: path, key: key, body: body, vars: vars, overrides: overrides) else { return nil }
             return Stage(name: name, location: key.location, desc: desc, body: .shell(shell))
         }
         guard let kind = decoder.kinds[kindText] else {
@@ -164,7 +164,7 @@ struct DecodeState {
                 + " (known kinds: \(allKindNames.joined(separator: ", ")))")
             return nil
         }
-        guard let stage = decodeKind(kind, path: path, body: body, vars: vars, overrides: overrides) else { return nil }
+        guard let stage = decodeKind(kind, path: path, key: key, body: body, vars: vars, overrides: overrides) else { return nil }
         return Stage(name: name, location: key.location, desc: desc, body: .kind(stage))
     }
 
@@ -172,7 +172,7 @@ struct DecodeState {
 
     // MARK: shell
 
-    mutating func decodeShell(path: String, body: Node, vars: [String: JSONValue], overrides: [Override]) -> ShellStage? {
+    mutating func decodeShell(path: String, key: Node, body: Node, vars: [String: JSONValue], overrides: [Override]) -> ShellStage? {
         _ = entries(body, path, allowed: PipelineDecoder.shellKeys)
         let before = problems.count
         let varScope = Interpolator(scopes: [vars])
@@ -226,7 +226,7 @@ struct DecodeState {
                 fail(c, "\(path).cmd", "expected a string (the command), found \(describe(c))")
             }
         } else {
-            fail(body, "\(path).cmd", "missing required key 'cmd' (the shell command to run)")
+            fail(key, "\(path).cmd", "missing required key 'cmd' (the shell command to run)")
         }
         let deps = pathList(body["deps"], "\(path).deps", varScope)
         let outs = pathList(body["outs"], "\(path).outs", varScope)
@@ -256,7 +256,7 @@ struct DecodeState {
 
     // MARK: other kinds
 
-    mutating func decodeKind(_ kind: any StageKind, path: String, body: Node, vars: [String: JSONValue], overrides: [Override]) -> KindStage? {
+    mutating func decodeKind(_ kind: any StageKind, path: String, key: Node, body: Node, vars: [String: JSONValue], overrides: [Override]) -> KindStage? {
         _ = entries(body, path, allowed: PipelineDecoder.kindKeys)
         let before = problems.count
         let scope = Interpolator(scopes: [vars])
@@ -287,21 +287,22 @@ struct DecodeState {
             }
         }
         for spec in kind.inputs where !spec.optional && inputs[spec.name] == nil && problems.count == before {
-            fail(body, "\(path).inputs.\(spec.name)", "missing required input '\(spec.name)' (\(spec.help))")
+            fail(key, "\(path).inputs.\(spec.name)", "missing required input '\(spec.name)' (\(spec.help))")
         }
 
         var raw: [String: Node] = [:]
+        var keyNodes: [String: Node] = [:]
         if let p = body["params"], let paramEntries = entries(p, "\(path).params", allowed: nil) {
-            for (k, v) in paramEntries { raw[k.text ?? ""] = v }
+            for (k, v) in paramEntries { raw[k.text ?? ""] = v; keyNodes[k.text ?? ""] = k }
         }
-        for o in overrides { raw[o.key] = o.node }
+        for o in overrides { raw[o.key] = o.node; keyNodes[o.key] = o.node }
         var values: [String: JSONValue] = [:]
         var paramNodes: [String: Node] = [:]
         let specs = Dictionary(uniqueKeysWithValues: kind.params.map { ($0.name, $0) })
         for (name, node) in raw.sorted(by: { $0.key < $1.key }) {
             let paramPath = "\(path).params.\(name)"
             guard let spec = specs[name] else {
-                fail(node, paramPath, "unknown param '\(name)' for kind '\(kind.name)'"
+                fail(keyNodes[name] ?? node, paramPath, "unknown param '\(name)' for kind '\(kind.name)'"
                     + suggestion(for: name, in: specs.keys) + " (see `hone kinds \(kind.name)`)")
                 continue
             }
@@ -313,7 +314,7 @@ struct DecodeState {
         }
         for spec in kind.params where values[spec.name] == nil && raw[spec.name] == nil {
             if let d = spec.defaultValue { values[spec.name] = d }
-            else { fail(body, "\(path).params.\(spec.name)", "missing required param '\(spec.name)' (\(spec.help))") }
+            else { fail(key, "\(path).params.\(spec.name)", "missing required param '\(spec.name)' (\(spec.help))") }
         }
         guard problems.count == before else { return nil }
         let params = Params(values)

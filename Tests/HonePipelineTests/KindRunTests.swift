@@ -111,7 +111,7 @@ final class SilentObserver: RunObserver, @unchecked Sendable {
         """
         guard case let .failure(d) = PipelineDecoder(kinds: [UpperKind()], workspace: root)
             .decode(bytes: Array(bad.utf8), file: "p.yaml") else { Issue.record("accepted"); return }
-        #expect(d.description.contains("p.yaml:3:64: stages.up.params.sufix: unknown param 'sufix' for kind 'upper' (did you mean 'suffix'?)"), "\(d)")
+        #expect(d.description.contains("p.yaml:3:57: stages.up.params.sufix: unknown param 'sufix' for kind 'upper' (did you mean 'suffix'?)"), "\(d)")
     }
 }
 

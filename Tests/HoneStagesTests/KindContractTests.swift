@@ -1,0 +1,79 @@
+import Foundation
+import HoneBase
+import HonePipeline
+import HoneStages
+import HoneStore
+import Testing
+
+let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// The schema and the registry describe the same kinds, inputs and params: a kind added to one
+/// and not the other fails here.
+@Suite struct SchemaAgreementTests {
+    @Test func schemaListsExactlyTheBuiltinKindsWithTheirInputsAndParams() throws {
+        let data = try Data(contentsOf: repo.appendingPathComponent("schemas/pipeline.schema.json"))
+        let schema = try JSONValue.parse(data)
+        let defs = try #require(schema["$defs"]?.objectValue)
+        let kinds = defs["stage"]?["properties"]?["kind"]?["enum"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        #expect(Set(kinds) == Set(["shell"] + BuiltinKinds.all.map(\.name)))
+        for kind in BuiltinKinds.all {
+            let def = try #require(defs["\(kind.name)_stage"], "no $defs.\(kind.name)_stage")
+            let params = def["properties"]?["params"]?["properties"]?.objectValue?.keys.sorted() ?? []
+            #expect(params == kind.params.map(\.name).sorted(), "\(kind.name) params")
+            let inputs = def["properties"]?["inputs"]?["properties"]?.objectValue?.keys.sorted() ?? []
+            #expect(inputs == kind.inputs.map(\.name).sorted(), "\(kind.name) inputs")
+        }
+    }
+}
+
+final class QuietObserver: RunObserver, @unchecked Sendable {
+    func stageStarted(_ stage: String, action: StageAction, reasons: [String]) {}
+    func stageProgress(_ stage: String, done: Int, total: Int?, unit: String, message: String?) {}
+    func stageFinished(_ stage: String, outcome: StageOutcome, seconds: Double) {}
+    func note(_ text: String) {}
+}
+
+/// Runs a pipeline in a fresh temporary workspace holding `files`; returns its lockfile.
+func runPipeline(_ yaml: String, files: [String: String]) throws -> Lockfile {
+    let root = FileManager.default.temporaryDirectory.appendingPathComponent("hone-golden-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+    for (name, text) in files { try Data(text.utf8).write(to: root.appendingPathComponent(name)) }
+    let file = root.appendingPathComponent("p.yaml").path
+    let pipeline = try PipelineDecoder(kinds: BuiltinKinds.all, workspace: root).decode(bytes: Array(yaml.utf8), file: file).get()
+    let summary = try Runner(workspace: try Workspace(root: root), pipeline: pipeline, options: RunOptions(), observer: QuietObserver()).run()
+    #expect(!summary.failed, "\(summary.outcomes)")
+    return try #require(try Lockfile.read(root.appendingPathComponent("p.lock").path))
+}
+
+/// Golden tests, one per kind: tiny input -> pinned output digests. A change that alters a
+/// kind's output without bumping its `version` fails here.
+@Suite struct GoldenKindTests {
+    static let raw = """
+    {"instruction": "What is 2 + 2?", "input": "", "output": "4"}
+    {"instruction": "what is 2+2", "input": "", "output": "4"}
+    {"instruction": "What is 3 + 5?", "input": "", "output": "8"}
+    {"instruction": "Name  a colour", "input": "", "output": "blue"}
+    {"instruction": "What is 3 + 5 ?", "input": "", "output": ""}
+    not json
+    {"instruction": "What is 10 - 7?", "input": "", "output": "3"}
+    {"instruction": "What is 6 + 1?", "input": "", "output": "7"}
+    """
+
+    @Test func cleanAndSplitGiveThePinnedBytes() throws {
+        let lock = try runPipeline("""
+        seed: 3
+        stages:
+          clean: {kind: clean, inputs: {data: raw.jsonl}}
+          split: {kind: split, inputs: {data: clean.data}, params: {ratios: [0.6, 0.2, 0.2]}}
+        """, files: ["raw.jsonl": Self.raw])
+        let clean = try #require(lock.stages["clean"])
+        #expect(clean.metrics["kept"] == 5 && clean.metrics["malformed"] == 1 && clean.metrics["exact_duplicates"] == 1)
+        #expect(clean.outputs["data"]?.digest.hex == "49a7b9f1ffceb77d6e448b2ef7574391bbabd1acdb68d13357d7da10685a8723")
+        #expect(clean.outputs["rejects"]?.digest.hex == "a1ba0e3ef54860c3cc288876c2e5479c6fb6fc1a0ffb2501292acc630cf6713d")
+        let split = try #require(lock.stages["split"])
+        #expect([split.metrics["train"], split.metrics["val"], split.metrics["test"]] == [3, 1, 1])
+        #expect(split.outputs["train"]?.digest.hex == "9aac57c86dfcd36e737aa0d696060f137dabe2c068f45ced3cbaba67e522b0e6")
+        #expect(split.outputs["val"]?.digest.hex == "f34e7e425a2b16a727eefab3996cf3996c33922a61f63d7b1ca8dfe3aee3eaa8")
+        #expect(split.outputs["test"]?.digest.hex == "ec3a51be7ae59d6708f460fd23dc6643821b8f883f7ea01ab29daed3b87e63b0")
+    }
+}
