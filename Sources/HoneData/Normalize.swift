@@ -30,22 +30,29 @@ public enum Normalize {
         return String(out)
     }
 
-    /// The key exact duplicates are found by: lower case, punctuation and symbols read as word
-    /// breaks, whitespace folded. "What is 2+2?" and "what is 2 + 2" both become "what is 2 2".
+    /// The key exact duplicates are found by: lower case, punctuation read as a word break,
+    /// symbols (+ - = $ …) kept as words of their own, whitespace folded. "What is 2+2?" and
+    /// "what is 2 + 2" both become "what is 2 + 2"; "5 + 0" and "5 - 0" stay apart.
     public static func dedupeKey(_ s: String) -> String {
         var out = String.UnicodeScalarView()
         var space = false
+        func word(_ u: Unicode.Scalar) {
+            if space && !out.isEmpty { out.append(" ") }
+            space = false
+            out.append(u)
+        }
         for u in s.lowercased().unicodeScalars {
             if u.properties.isWhitespace { space = true; continue }
-            let cat = u.properties.generalCategory
-            switch cat {
-            case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation, .initialPunctuation,
-                 .finalPunctuation, .otherPunctuation, .mathSymbol, .currencySymbol, .modifierSymbol, .otherSymbol:
+            switch u.properties.generalCategory {
+            case .connectorPunctuation, .openPunctuation, .closePunctuation, .initialPunctuation,
+                 .finalPunctuation, .otherPunctuation:
+                space = true
+            case .mathSymbol, .currencySymbol, .modifierSymbol, .otherSymbol, .dashPunctuation:
+                space = true
+                word(u)
                 space = true
             default:
-                if space && !out.isEmpty { out.append(" ") }
-                space = false
-                out.append(u)
+                word(u)
             }
         }
         return String(out)

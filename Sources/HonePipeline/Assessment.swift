@@ -55,6 +55,25 @@ public struct Assessor: Sendable {
         let settled = upstream.compactMapValues { $0 }
         let basis: JSONValue
         var inputs: [String: Artifact] = [:]
+        let refs: [String: InputRef]
+        switch stage.body {
+        case let .shell(shell): refs = shell.inputs
+        case let .kind(kind): refs = kind.inputs
+        }
+        for (name, ref) in refs {
+            switch ref {
+            case let .output(producer, output):
+                guard let a = settled[producer]?.outputs[output] else {
+                    throw AssessError(stage: stage.name, message: "input '\(name)': stage '\(producer)' has no output '\(output)'")
+                }
+                inputs[name] = a
+            case let .path(p):
+                guard let a = try producedArtifact(p, upstream: settled, of: stage) ?? (workspace.stats.artifact(at: workspace.path(p), key: p.path)) else {
+                    throw AssessError(stage: stage.name, message: "input '\(name)': '\(p)' does not exist, and no stage writes it")
+                }
+                inputs[name] = a
+            }
+        }
         switch stage.body {
         case let .shell(shell):
             var deps: [String: Artifact] = [:]
@@ -65,22 +84,8 @@ public struct Assessor: Sendable {
                     throw AssessError(stage: stage.name, message: "dep '\(dep)' does not exist, and no stage writes it")
                 }
             }
-            basis = Fingerprint.basis(shell: shell, deps: deps)
+            basis = Fingerprint.basis(shell: shell, deps: deps, inputs: inputs)
         case let .kind(kind):
-            for (name, ref) in kind.inputs {
-                switch ref {
-                case let .output(producer, output):
-                    guard let a = settled[producer]?.outputs[output] else {
-                        throw AssessError(stage: stage.name, message: "input '\(name)': stage '\(producer)' has no output '\(output)'")
-                    }
-                    inputs[name] = a
-                case let .path(p):
-                    guard let a = try producedArtifact(p, upstream: settled, of: stage) ?? (workspace.stats.artifact(at: workspace.path(p), key: p.path)) else {
-                        throw AssessError(stage: stage.name, message: "input '\(name)': '\(p)' does not exist, and no stage writes it")
-                    }
-                    inputs[name] = a
-                }
-            }
             basis = Fingerprint.basis(kind: kind, stage: stage.name, seed: pipeline.seed, inputs: inputs, environment: environment)
         }
         let fingerprint = Fingerprint.of(basis)

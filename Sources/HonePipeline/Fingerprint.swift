@@ -9,8 +9,8 @@ public enum Fingerprint {
     public static let shellVersion = "1"
 
     /// What goes into a shell stage's fingerprint. `deps` are the digests of the dep paths now.
-    public static func basis(shell: ShellStage, deps: [String: Artifact]) -> JSONValue {
-        .object([
+    public static func basis(shell: ShellStage, deps: [String: Artifact], inputs: [String: Artifact] = [:]) -> JSONValue {
+        var o: [String: JSONValue] = [
             "kind": .string("shell"),
             "version": .string(shellVersion),
             "cmd": .string(shell.cmd),
@@ -18,7 +18,10 @@ public enum Fingerprint {
             "deps": .object(deps.mapValues { .string($0.digest.hex) }),
             "outs": .array(shell.outs.map { .string($0.path) }),
             "metrics": .array(shell.metrics.map { .string($0.path) }),
-        ])
+        ]
+        // Only when there are some, so stages without inputs keep their fingerprints.
+        if !inputs.isEmpty { o["inputs"] = .object(inputs.mapValues { .string($0.digest.hex) }) }
+        return .object(o)
     }
 
     /// `stage` and `seed` are in it because a kind's randomness is keyed by (pipeline seed,

@@ -30,8 +30,28 @@ extension DecodeState {
         for stage in stages {
             var ups: [String] = []
             let nodes = stageNodes[stage.name]
+            let inputs: [String: InputRef]
             switch stage.body {
-            case let .shell(shell):
+            case let .shell(shell): inputs = shell.inputs
+            case let .kind(k): inputs = k.inputs
+            }
+            for (name, ref) in inputs.sorted(by: { $0.key < $1.key }) {
+                let node = nodes?.value["inputs"]?[name] ?? nodes?.key
+                switch ref {
+                case let .output(producer, output):
+                    guard let p = byName[producer] else { continue }
+                    if !p.outputNames.contains(output), let node {
+                        fail(node, "stages.\(stage.name).inputs.\(name)", "'\(output)' is not an output of stage '\(producer)'"
+                            + suggestion(for: output, in: p.outputNames) + " (outputs: \(p.outputNames.joined(separator: ", ")))")
+                    }
+                    if producer == stage.name, let node {
+                        fail(node, "stages.\(stage.name).inputs.\(name)", "a stage cannot read its own output")
+                    } else if !ups.contains(producer) { ups.append(producer) }
+                case let .path(path):
+                    for producer in producers(of: path) where !ups.contains(producer) && producer != stage.name { ups.append(producer) }
+                }
+            }
+            if case let .shell(shell) = stage.body {
                 for dep in shell.deps {
                     for producer in producers(of: dep) {
                         if producer == stage.name {
@@ -39,23 +59,6 @@ extension DecodeState {
                                 fail(n, "stages.\(stage.name).deps", "'\(dep)' is one of this stage's own outs: a stage that depends on its own output can never be up to date")
                             }
                         } else if !ups.contains(producer) { ups.append(producer) }
-                    }
-                }
-            case let .kind(k):
-                for (name, ref) in k.inputs.sorted(by: { $0.key < $1.key }) {
-                    let node = nodes?.value["inputs"]?[name] ?? nodes?.key
-                    switch ref {
-                    case let .output(producer, output):
-                        guard let p = byName[producer] else { continue }
-                        if !p.outputNames.contains(output), let node {
-                            fail(node, "stages.\(stage.name).inputs.\(name)", "'\(output)' is not an output of stage '\(producer)'"
-                                + suggestion(for: output, in: p.outputNames) + " (outputs: \(p.outputNames.joined(separator: ", ")))")
-                        }
-                        if producer == stage.name, let node {
-                            fail(node, "stages.\(stage.name).inputs.\(name)", "a stage cannot read its own output")
-                        } else if !ups.contains(producer) { ups.append(producer) }
-                    case let .path(path):
-                        for producer in producers(of: path) where !ups.contains(producer) { ups.append(producer) }
                     }
                 }
             }

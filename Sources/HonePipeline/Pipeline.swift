@@ -52,6 +52,9 @@ public struct ShellStage: Sendable {
     /// What the stage depends on besides its files: its own params, or the vars it names.
     public let params: [String: JSONValue]
     public let metrics: [WorkspacePath]
+    /// Other stages' outputs (or workspace paths) handed to the command read-only, each as a
+    /// folder whose path is in `$HONE_INPUT_<name>`.
+    public let inputs: [String: InputRef]
 
     /// Outs and metrics files: everything the command writes and the store keeps.
     public var allOuts: [WorkspacePath] { outs + metrics.filter { m in !outs.contains(m) } }

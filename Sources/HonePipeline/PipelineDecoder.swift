@@ -16,7 +16,7 @@ public struct PipelineDecoder {
     }
 
     static let topKeys = ["version", "seed", "vars", "stages"]
-    static let shellKeys = ["kind", "desc", "cmd", "deps", "outs", "params", "metrics"]
+    static let shellKeys = ["kind", "desc", "cmd", "deps", "outs", "params", "metrics", "inputs"]
     static let kindKeys = ["kind", "desc", "inputs", "params"]
 
     /// Reads and decodes a file; `name` is how messages refer to it.
@@ -231,8 +231,9 @@ struct DecodeState {
         let deps = pathList(body["deps"], "\(path).deps", varScope)
         let outs = pathList(body["outs"], "\(path).outs", varScope)
         let metrics = pathList(body["metrics"], "\(path).metrics", varScope)
+        let inputs = decodeInputs(body["inputs"], path: path, declared: nil, kindName: "shell", scope: varScope)
         guard problems.count == before else { return nil }
-        return ShellStage(cmd: cmd, deps: deps, outs: outs, params: params, metrics: metrics)
+        return ShellStage(cmd: cmd, deps: deps, outs: outs, params: params, metrics: metrics, inputs: inputs)
     }
 
     mutating func pathList(_ node: Node?, _ path: String, _ scope: Interpolator) -> [WorkspacePath] {
@@ -261,31 +262,7 @@ struct DecodeState {
         let before = problems.count
         let scope = Interpolator(scopes: [vars])
 
-        var inputs: [String: InputRef] = [:]
-        let declared = kind.inputs.map(\.name)
-        if let i = body["inputs"], let inputEntries = entries(i, "\(path).inputs", allowed: nil) {
-            for (k, v) in inputEntries {
-                let name = k.text ?? ""
-                let inputPath = "\(path).inputs.\(name)"
-                guard declared.contains(name) else {
-                    fail(k, inputPath, "unknown input '\(name)' for kind '\(kind.name)'" + suggestion(for: name, in: declared)
-                        + " (inputs: \(declared.joined(separator: ", ")))")
-                    continue
-                }
-                guard case let .string(raw) = v.json, case let .string(s)? = interpolated(v.json, at: v, inputPath, scope) else {
-                    if v.text == nil || v.json.stringValue == nil {
-                        fail(v, inputPath, "expected a string (STAGE.OUTPUT or a workspace path), found \(describe(v))")
-                    }
-                    continue
-                }
-                _ = raw
-                if let dot = s.firstIndex(of: "."), isStageName(String(s[..<dot])), pendingStageNames.contains(String(s[..<dot])) {
-                    inputs[name] = .output(stage: String(s[..<dot]), name: String(s[s.index(after: dot)...]))
-                } else if let p = workspacePath(s, at: v, inputPath) {
-                    inputs[name] = .path(p)
-                }
-            }
-        }
+        let inputs = decodeInputs(body["inputs"], path: path, declared: kind.inputs.map(\.name), kindName: kind.name, scope: scope)
         for spec in kind.inputs where !spec.optional && inputs[spec.name] == nil && problems.count == before {
             fail(key, "\(path).inputs.\(spec.name)", "missing required input '\(spec.name)' (\(spec.help))")
         }
@@ -323,6 +300,38 @@ struct DecodeState {
         }
         guard problems.count == before else { return nil }
         return KindStage(kind: kind, inputs: inputs, params: params)
+    }
+
+    /// `inputs:` — input name -> `STAGE.OUTPUT` or a workspace path. `declared` nil accepts
+    /// any name (a shell stage names its own inputs).
+    mutating func decodeInputs(_ node: Node?, path: String, declared: [String]?, kindName: String, scope: Interpolator) -> [String: InputRef] {
+        var inputs: [String: InputRef] = [:]
+        guard let node, let inputEntries = entries(node, "\(path).inputs", allowed: nil) else { return inputs }
+        for (k, v) in inputEntries {
+            let name = k.text ?? ""
+            let inputPath = "\(path).inputs.\(name)"
+            if let declared, !declared.contains(name) {
+                fail(k, inputPath, "unknown input '\(name)' for kind '\(kindName)'" + suggestion(for: name, in: declared)
+                    + " (inputs: \(declared.joined(separator: ", ")))")
+                continue
+            }
+            if declared == nil, !isIdentifier(name) {
+                fail(k, inputPath, "an input name is letters, digits and '_' (it becomes $HONE_INPUT_\(name))")
+                continue
+            }
+            guard case .string = v.json, case let .string(s)? = interpolated(v.json, at: v, inputPath, scope) else {
+                if v.json.stringValue == nil {
+                    fail(v, inputPath, "expected a string (STAGE.OUTPUT or a workspace path), found \(describe(v))")
+                }
+                continue
+            }
+            if let dot = s.firstIndex(of: "."), isStageName(String(s[..<dot])), pendingStageNames.contains(String(s[..<dot])) {
+                inputs[name] = .output(stage: String(s[..<dot]), name: String(s[s.index(after: dot)...]))
+            } else if let p = workspacePath(s, at: v, inputPath) {
+                inputs[name] = .path(p)
+            }
+        }
+        return inputs
     }
 
     /// Names of all stages in the file, known before any stage is decoded (for `STAGE.OUTPUT`).

@@ -36,7 +36,8 @@ struct StageExecutor: @unchecked Sendable {
         var metrics: [String: Double] = [:]
         switch stage.body {
         case let .shell(shell):
-            try runShell(stage.name, shell, logPath: logPath)
+            let inputs = try materialize(a.inputs, refs: shell.inputs, into: "\(work)/inputs")
+            try runShell(stage.name, shell, inputs: inputs, logPath: logPath)
             for out in shell.allOuts {
                 let p = workspace.path(out)
                 guard FileManager.default.fileExists(atPath: p) else {
@@ -68,7 +69,7 @@ struct StageExecutor: @unchecked Sendable {
 
     // MARK: shell
 
-    func runShell(_ name: String, _ shell: ShellStage, logPath: String) throws {
+    func runShell(_ name: String, _ shell: ShellStage, inputs: [String: URL], logPath: String) throws {
         let fm = FileManager.default
         for out in shell.allOuts {
             let p = workspace.path(out)
@@ -88,6 +89,7 @@ struct StageExecutor: @unchecked Sendable {
         process.currentDirectoryURL = workspace.root
         var env = ProcessInfo.processInfo.environment
         env["HONE_STAGE"] = name
+        for (input, url) in inputs { env["HONE_INPUT_\(input)"] = url.path }
         process.environment = env
         let pipe = Pipe()
         process.standardOutput = pipe
@@ -139,22 +141,17 @@ struct StageExecutor: @unchecked Sendable {
         return out
     }
 
-    // MARK: other kinds
-
-    func runKind(_ stage: Stage, _ kind: KindStage, _ a: Assessment, work: String, logPath: String) throws -> ([String: Artifact], StageResult) {
-        let fm = FileManager.default
-        let inputsDir = "\(work)/inputs", outDir = "\(work)/out", scratch = "\(work)/scratch"
-        try? fm.removeItem(atPath: inputsDir)
-        try? fm.removeItem(atPath: outDir)
-        try fm.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+    /// Writes each input out read-only as a folder `dir/NAME` (a file keeps its own name inside
+    /// it: its extension says its format). Corrupt or missing objects throw `CorruptInput`.
+    func materialize(_ artifacts: [String: Artifact], refs: [String: InputRef], into inputsDir: String) throws -> [String: URL] {
         var inputs: [String: URL] = [:]
-        for (name, artifact) in a.inputs {
+        for (name, artifact) in artifacts {
             // Every input is a folder: a file keeps its own name inside it (its extension says
             // its format), a tree is the folder.
             var dest = "\(inputsDir)/\(name)"
             if case .file = artifact {
                 let base: String
-                switch kind.inputs[name] {
+                switch refs[name] {
                 case let .output(_, output)?: base = output.split(separator: "/").last.map(String.init) ?? name
                 case let .path(p)?: base = p.path.split(separator: "/").last.map(String.init) ?? name
                 case nil: base = name
@@ -163,7 +160,7 @@ struct StageExecutor: @unchecked Sendable {
             }
             // A workspace file no stage makes is taken into the store first, so the run can be
             // traced to bytes the store holds.
-            if case let .path(p)? = kind.inputs[name], try workspace.objects.putArtifact(at: workspace.path(p)).digest != artifact.digest {
+            if case let .path(p)? = refs[name], try workspace.objects.putArtifact(at: workspace.path(p)).digest != artifact.digest {
                 throw Failure(description: "input '\(name)' (\(p)) changed while the stage was starting; run again")
             }
             do {
@@ -175,6 +172,18 @@ struct StageExecutor: @unchecked Sendable {
             }
             inputs[name] = URL(fileURLWithPath: "\(inputsDir)/\(name)")
         }
+        return inputs
+    }
+
+    // MARK: other kinds
+
+    func runKind(_ stage: Stage, _ kind: KindStage, _ a: Assessment, work: String, logPath: String) throws -> ([String: Artifact], StageResult) {
+        let fm = FileManager.default
+        let inputsDir = "\(work)/inputs", outDir = "\(work)/out", scratch = "\(work)/scratch"
+        try? fm.removeItem(atPath: inputsDir)
+        try? fm.removeItem(atPath: outDir)
+        try fm.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        let inputs = try materialize(a.inputs, refs: kind.inputs, into: inputsDir)
         var outputs: [String: URL] = [:]
         for spec in kind.kind.outputs {
             let p = "\(outDir)/\(spec.name)"

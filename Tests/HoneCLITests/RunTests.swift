@@ -142,3 +142,28 @@ import Testing
         #expect(r.err.contains("no stage 's3'"))
     }
 }
+
+@Suite struct ShellInputTests {
+    @Test func shellStageReadsAKindsOutputThroughItsInputFolder() throws {
+        let box = try Sandbox()
+        try box.write("raw.jsonl", "{\"text\": \"b\"}\n{\"text\": \"a\"}\n{\"text\": \"a\"}\n")
+        try box.write("p.yaml", """
+        stages:
+          clean: {kind: clean, inputs: {data: raw.jsonl}}
+          count:
+            kind: shell
+            inputs: {kept: clean.data}
+            cmd: wc -l < "$HONE_INPUT_kept/data.jsonl" > n.txt
+            outs: [n.txt]
+        """)
+        let r = try box.hone("run", "p.yaml")
+        #expect(r.status == 0, "\(r.all)")
+        #expect(box.read("n.txt")?.trimmingCharacters(in: .whitespacesAndNewlines) == "2")
+        #expect(try box.hone("dag", "p.yaml").out.contains("count  shell  <- clean"))
+        // Changing what clean keeps reruns the shell stage that reads it.
+        try box.write("raw.jsonl", "{\"text\": \"b\"}\n{\"text\": \"a\"}\n{\"text\": \"c\"}\n")
+        let again = try box.hone("run", "p.yaml")
+        #expect(acted(again, "ran") == ["clean", "count"], "\(again.out)")
+        #expect(box.read("n.txt")?.trimmingCharacters(in: .whitespacesAndNewlines) == "3")
+    }
+}

@@ -128,3 +128,16 @@ func readAll(_ url: URL, format: RecordFormat? = nil) throws -> (records: [Recor
         }
     }
 }
+
+@Suite struct NormalizeTests {
+    @Test func dedupeKeyFoldsSpacingAroundSymbolsButKeepsThem() {
+        #expect(Normalize.dedupeKey("What is 2+2?") == "what is 2 + 2")
+        #expect(Normalize.dedupeKey("what  is 2 + 2") == "what is 2 + 2")
+        #expect(Normalize.dedupeKey("5 + 0") != Normalize.dedupeKey("5 - 0"))
+        #expect(Normalize.dedupeKey("Hello, world!") == Normalize.dedupeKey("hello world"))
+    }
+
+    @Test func textIsNFCWithoutControlsAndFoldedSpaces() {
+        #expect(Normalize.text("  Cafe\u{301}\u{7}  au\t lait \r\n\n\n\nx ") == "Café au lait\n\nx")
+    }
+}

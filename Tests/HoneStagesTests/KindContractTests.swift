@@ -57,6 +57,8 @@ func runPipeline(_ yaml: String, files: [String: String]) throws -> Lockfile {
     not json
     {"instruction": "What is 10 - 7?", "input": "", "output": "3"}
     {"instruction": "What is 6 + 1?", "input": "", "output": "7"}
+    {"instruction": "What is 5 + 0?", "input": "", "output": "5"}
+    {"instruction": "What is 5 - 0?", "input": "", "output": "5"}
     """
 
     @Test func cleanAndSplitGiveThePinnedBytes() throws {
@@ -67,13 +69,13 @@ func runPipeline(_ yaml: String, files: [String: String]) throws -> Lockfile {
           split: {kind: split, inputs: {data: clean.data}, params: {ratios: [0.6, 0.2, 0.2]}}
         """, files: ["raw.jsonl": Self.raw])
         let clean = try #require(lock.stages["clean"])
-        #expect(clean.metrics["kept"] == 5 && clean.metrics["malformed"] == 1 && clean.metrics["exact_duplicates"] == 1)
-        #expect(clean.outputs["data"]?.digest.hex == "49a7b9f1ffceb77d6e448b2ef7574391bbabd1acdb68d13357d7da10685a8723")
+        #expect(clean.metrics["kept"] == 7 && clean.metrics["malformed"] == 1 && clean.metrics["exact_duplicates"] == 1)
+        #expect(clean.outputs["data"]?.digest.hex == "3be76cb8a25aa736ae5afae1706850c32c3dfdfc36d5f13e92222c76f9e681dd")
         #expect(clean.outputs["rejects"]?.digest.hex == "a1ba0e3ef54860c3cc288876c2e5479c6fb6fc1a0ffb2501292acc630cf6713d")
         let split = try #require(lock.stages["split"])
-        #expect([split.metrics["train"], split.metrics["val"], split.metrics["test"]] == [3, 1, 1])
-        #expect(split.outputs["train"]?.digest.hex == "9aac57c86dfcd36e737aa0d696060f137dabe2c068f45ced3cbaba67e522b0e6")
-        #expect(split.outputs["val"]?.digest.hex == "f34e7e425a2b16a727eefab3996cf3996c33922a61f63d7b1ca8dfe3aee3eaa8")
-        #expect(split.outputs["test"]?.digest.hex == "ec3a51be7ae59d6708f460fd23dc6643821b8f883f7ea01ab29daed3b87e63b0")
+        #expect([split.metrics["train"], split.metrics["val"], split.metrics["test"]] == [4, 1, 2])
+        #expect(split.outputs["train"]?.digest.hex == "b230f832dcdf167e6991b39b87065498b15f57305b1e76e98ed7af157307a5a6")
+        #expect(split.outputs["val"]?.digest.hex == "de90ed7eb2fca6ef465cd2db8925603a7122703f1b483ea5acfd0b4ff83ceaa8")
+        #expect(split.outputs["test"]?.digest.hex == "ae5a99194cd29c9c331052ac42180ec94c688ca979a190f86c4d4ec245fb9ddf")
     }
 }
