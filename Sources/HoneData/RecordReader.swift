@@ -25,6 +25,18 @@ public final class RecordReader {
         self.root = root; self.format = format
     }
 
+    /// Every file of the input, whatever its extension (for side inputs such as a synonym list).
+    public func allFiles() throws -> [(path: String, name: String)] {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: root.path, isDirectory: &isDir) else { throw Failure.noFiles(root.path) }
+        if !isDir.boolValue { return [(root.path, root.lastPathComponent)] }
+        let names = (FileManager.default.enumerator(atPath: root.path)?.compactMap { $0 as? String } ?? []).sorted()
+        return names.filter { n in
+            var d: ObjCBool = false
+            return FileManager.default.fileExists(atPath: root.appendingPathComponent(n).path, isDirectory: &d) && !d.boolValue
+        }.map { (root.appendingPathComponent($0).path, $0) }
+    }
+
     public func files() throws -> [(path: String, name: String)] {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: root.path, isDirectory: &isDir) else { throw Failure.noFiles(root.path) }

@@ -141,3 +141,33 @@ func readAll(_ url: URL, format: RecordFormat? = nil) throws -> (records: [Recor
         #expect(Normalize.text("  Cafe\u{301}\u{7}  au\t lait \r\n\n\n\nx ") == "Café au lait\n\nx")
     }
 }
+
+@Suite struct AugmenterTests {
+    let synonyms = ["quick": ["fast", "rapid"], "dog": ["hound"]]
+
+    @Test func sameSeedSameOutputAndDifferentSeedsDiffer() {
+        let text = "the quick brown fox jumps over the lazy dog again and again"
+        let a = Augmenter(rates: Augmenter.Rates(), synonyms: synonyms, key: 1)
+        let b = Augmenter(rates: Augmenter.Rates(), synonyms: synonyms, key: 2)
+        #expect(a.augment(text, index: 3, copy: 1) == a.augment(text, index: 3, copy: 1))
+        let outputs = Set((0..<20).map { a.augment(text, index: $0, copy: 1).text })
+        #expect(outputs.count > 10)
+        #expect((0..<20).contains { a.augment(text, index: $0, copy: 1).text != b.augment(text, index: $0, copy: 1).text })
+    }
+
+    @Test func synonymReplacementOnlyUsesTheList() {
+        var rates = Augmenter.Rates()
+        rates.insert = 0; rates.swap = 0; rates.delete = 0; rates.synonym = 1
+        let a = Augmenter(rates: rates, synonyms: synonyms, key: 9)
+        let (out, ops) = a.augment("a quick dog", index: 0, copy: 1)
+        #expect(ops == ["synonym"])
+        let words = out.split(separator: " ")
+        #expect(words.count == 3 && words[0] == "a")
+        #expect(["fast", "rapid"].contains(String(words[1])) && words[2] == "hound")
+    }
+
+    @Test func synonymFileErrorsNameTheLine() throws {
+        #expect(throws: Augmenter.SynonymError.self) { try Augmenter.parseSynonyms("quick: fast\nno colon here\n") }
+        #expect(try Augmenter.parseSynonyms("# c\nQuick: fast, rapid\n") == ["quick": ["fast", "rapid"]])
+    }
+}

@@ -78,4 +78,19 @@ func runPipeline(_ yaml: String, files: [String: String]) throws -> Lockfile {
         #expect(split.outputs["val"]?.digest.hex == "de90ed7eb2fca6ef465cd2db8925603a7122703f1b483ea5acfd0b4ff83ceaa8")
         #expect(split.outputs["test"]?.digest.hex == "ae5a99194cd29c9c331052ac42180ec94c688ca979a190f86c4d4ec245fb9ddf")
     }
+
+    @Test func augmentGivesThePinnedBytesAndPointsAtItsSources() throws {
+        let lock = try runPipeline("""
+        seed: 3
+        stages:
+          augment:
+            kind: augment
+            inputs: {data: train.jsonl, synonyms: syn.txt}
+            params: {multiplier: 3, synonym: 0.5}
+        """, files: ["train.jsonl": Self.raw.split(separator: "\n").prefix(4).joined(separator: "\n") + "\n",
+                     "syn.txt": "what: which\nname: give\n"])
+        let augment = try #require(lock.stages["augment"])
+        #expect(augment.metrics["originals"] == 4 && augment.metrics["augmented"] == 8 && augment.metrics["records"] == 12)
+        #expect(augment.outputs["data"]?.digest.hex == "903e1be448b84e0f0d6acf60c8c1455f4991e483b9f666f2a313e38085eca38d")
+    }
 }
