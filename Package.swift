@@ -37,7 +37,7 @@ let package = Package(
         ]),
 
         // `make bench`: measures the store beside plain zlib + SHA-256 on the same bytes.
-        .executableTarget(name: "hone-bench", dependencies: ["HoneStore", "HoneBase", "CZlib"]),
+        .executableTarget(name: "hone-bench", dependencies: ["HoneStore", "HoneBase", "HoneData", "CZlib"]),
 
         .testTarget(name: "HoneStoreTests", dependencies: ["HoneStore", "HoneBase"]),
         .testTarget(name: "HoneDataTests", dependencies: ["HoneData", "HoneBase"]),

@@ -3,4 +3,4 @@ BENCHES += bench-store
 
 .PHONY: bench-store
 bench-store: build
-	.build/$(CONFIG)/hone-bench 3
+	.build/$(CONFIG)/hone-bench store 3

@@ -25,10 +25,8 @@ public struct BPETrainer {
         public private(set) var words: [[UInt8]: Int] = [:]
         public init() {}
         public mutating func add(line: String) {
-            let scalars = Array(line.unicodeScalars)
-            for r in GPT2Split.split(scalars) {
-                words[Array(String(String.UnicodeScalarView(scalars[r])).utf8), default: 0] += 1
-            }
+            let bytes = Array(line.utf8)
+            for r in GPT2Split.split(utf8: bytes) { words[Array(bytes[r]), default: 0] += 1 }
         }
     }
 

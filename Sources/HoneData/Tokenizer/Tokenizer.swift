@@ -11,6 +11,9 @@ public struct Tokenizer: Sendable {
     /// Unicode NFC before pre-tokenisation (HF's NFC normalizer); special tokens are matched first.
     public let nfc: Bool
 
+    /// Pieces already encoded: text repeats its words, and merging is the slow part.
+    let cache = PieceCache()
+
     public init(bpe: BPE, specialTokens: [String], nfc: Bool = false) {
         self.bpe = bpe
         self.nfc = nfc
@@ -26,7 +29,9 @@ public struct Tokenizer: Sendable {
         return Tokenizer(bpe: try BPE(tokens: trained.tokens, merges: trained.merges), specialTokens: specialTokens)
     }
 
-    public func encode(_ text: String) -> [Int] {
+    public func encode(_ text: String) -> [Int] { encode(text, cache: cache) }
+
+    func encode(_ text: String, cache: PieceCache) -> [Int] {
         var out: [Int] = []
         var rest = Substring(text)
         while !rest.isEmpty {
@@ -36,7 +41,7 @@ public struct Tokenizer: Sendable {
                 if let r = rest.range(of: content), hit.map({ r.lowerBound < $0.range.lowerBound }) ?? true { hit = (r, id) }
             }
             let plain = hit.map { rest[..<$0.range.lowerBound] } ?? rest
-            encodePlain(plain, into: &out)
+            encodePlain(plain, cache: cache, into: &out)
             guard let hit else { break }
             out.append(hit.id)
             rest = rest[hit.range.upperBound...]
@@ -44,11 +49,32 @@ public struct Tokenizer: Sendable {
         return out
     }
 
-    func encodePlain(_ text: Substring, into out: inout [Int]) {
+    /// Encodes many texts on `threads` threads; texts are dealt out in a fixed order, and each
+    /// text's ids do not depend on which thread encoded it.
+    public func encode(batch texts: [String], threads: Int) -> [[Int]] {
+        var out = [[Int]](repeating: [], count: texts.count)
+        let lanes = max(1, threads)
+        out.withUnsafeMutableBufferPointer { results in
+            let base = results.baseAddress
+            DispatchQueue.concurrentPerform(iterations: lanes) { lane in
+                // One cache per thread: a shared one made two threads slower than one.
+                let local = lanes == 1 ? cache : PieceCache()
+                for i in stride(from: lane, to: texts.count, by: lanes) { base?[i] = encode(texts[i], cache: local) }
+            }
+        }
+        return out
+    }
+
+    func encodePlain(_ text: Substring, cache: PieceCache, into out: inout [Int]) {
         guard !text.isEmpty else { return }
-        let scalars = Array((nfc ? String(text).precomposedStringWithCanonicalMapping : String(text)).unicodeScalars)
-        for r in GPT2Split.split(scalars) {
-            bpe.encode(piece: Array(String(String.UnicodeScalarView(scalars[r])).utf8), into: &out)
+        let bytes = Array((nfc ? String(text).precomposedStringWithCanonicalMapping : String(text)).utf8)
+        for r in GPT2Split.split(utf8: bytes) {
+            let piece = Array(bytes[r])
+            if let ids = cache.get(piece) { out += ids; continue }
+            var ids: [Int] = []
+            bpe.encode(piece: piece, into: &ids)
+            cache.put(piece, ids)
+            out += ids
         }
     }
 
@@ -60,5 +86,23 @@ public struct Tokenizer: Sendable {
             if let b = bpe.bytes(of: id) { bytes += b } else if id >= 0 && id < bpe.tokens.count { bytes += Array(bpe.tokens[id].utf8) }
         }
         return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// A bounded, thread-safe piece -> ids cache (cleared when full).
+final class PieceCache: @unchecked Sendable {
+    private var map: [[UInt8]: [Int]] = [:]
+    private let lock = NSLock()
+    static let limit = 200_000
+
+    func get(_ piece: [UInt8]) -> [Int]? {
+        lock.lock(); defer { lock.unlock() }
+        return map[piece]
+    }
+
+    func put(_ piece: [UInt8], _ ids: [Int]) {
+        lock.lock(); defer { lock.unlock() }
+        if map.count >= PieceCache.limit { map.removeAll(keepingCapacity: true) }
+        map[piece] = ids
     }
 }
