@@ -26,11 +26,13 @@ let package = Package(
         .target(name: "HoneStore", dependencies: [
             "HoneBase", "CZlib", .product(name: "Crypto", package: "swift-crypto"),
         ]),
-        // Record formats, clean, split, augment (and the tokenizer): no pipelines, no store.
-        .target(name: "HoneData", dependencies: ["HoneBase"]),
+        // File formats shared by data and models: token shards (later safetensors, GGUF).
+        .target(name: "HoneFormats"),
+        // Record formats, clean, split, augment, the tokenizer: no pipelines, no store.
+        .target(name: "HoneData", dependencies: ["HoneBase", "HoneFormats"]),
         .target(name: "HonePipeline", dependencies: ["CYAML", "HoneStore", "HoneBase"]),
         .target(name: "HoneTensor", dependencies: ["CBLAS"]),
-        .target(name: "HoneStages", dependencies: ["HonePipeline", "HoneData", "HoneTensor"]),
+        .target(name: "HoneStages", dependencies: ["HonePipeline", "HoneData", "HoneFormats", "HoneTensor"]),
         .executableTarget(name: "hone", dependencies: [
             "HoneStages", "HonePipeline", "HoneStore", "HoneBase", "HoneTensor",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -41,6 +43,7 @@ let package = Package(
 
         .testTarget(name: "HoneStoreTests", dependencies: ["HoneStore", "HoneBase"]),
         .testTarget(name: "HoneDataTests", dependencies: ["HoneData", "HoneBase"]),
+        .testTarget(name: "HoneFormatsTests", dependencies: ["HoneFormats"]),
         .testTarget(name: "HonePipelineTests", dependencies: ["HonePipeline", "HoneBase", "HoneStore"], exclude: ["Corpus"]),
         .testTarget(name: "HoneStagesTests", dependencies: ["HoneStages", "HonePipeline", "HoneBase", "HoneStore"]),
         // Runs the built `hone` binary as a user would (HONE_BIN, or .build/<config>/hone).

@@ -93,4 +93,20 @@ func runPipeline(_ yaml: String, files: [String: String]) throws -> Lockfile {
         #expect(augment.metrics["originals"] == 4 && augment.metrics["augmented"] == 8 && augment.metrics["records"] == 12)
         #expect(augment.outputs["data"]?.digest.hex == "903e1be448b84e0f0d6acf60c8c1455f4991e483b9f666f2a313e38085eca38d")
     }
+
+    @Test func tokenizeGivesThePinnedBytesAndMasksOnlyTheResponses() throws {
+        let lock = try runPipeline("""
+        stages:
+          tokenize:
+            kind: tokenize
+            inputs: {train: train.jsonl, val: val.jsonl}
+            params: {vocab_size: 300}
+        """, files: ["train.jsonl": Self.raw.split(separator: "\n").filter { $0.contains("output\": \"") && !$0.contains("\"\"}") }.joined(separator: "\n") + "\n",
+                     "val.jsonl": "{\"instruction\": \"What is 1 + 1?\", \"output\": \"2\"}\n"])
+        let t = try #require(lock.stages["tokenize"])
+        #expect(t.metrics["train_documents"] == 8 && t.metrics["val_documents"] == 1, "\(t.metrics)")
+        #expect((t.metrics["train_loss_tokens"] ?? 0) < (t.metrics["train_tokens"] ?? 0) / 3)
+        #expect(t.outputs["tokenizer"]?.digest.hex == "88c9033cc2f690c0a35fe93dbf0af1134937e61aaa3031500e3941bf66a415d2")
+        #expect(t.outputs["data"]?.digest.hex == "9954b21a6087776ee5cf78c5f7f923808445c23f9bcc44569fe9d0f42bc70ba5")
+    }
 }
