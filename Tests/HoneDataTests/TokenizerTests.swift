@@ -101,3 +101,25 @@ func oracleCorpus() throws -> (path: String, lines: [String]) {
         }
     }
 }
+
+@Suite struct PreTokenizerOracleTests {
+    /// Llama-3's Split pattern and Digits, loaded from files HF wrote, encode as HF does.
+    @Test(.enabled(if: HFOracle.available, HFOracle.skipReason), arguments: ["llama3", "digits"])
+    func loadedPreTokenizersEncodeAsHFDoes(_ kind: String) throws {
+        let (path, _) = try oracleCorpus()
+        let out = path + ".\(kind).json"
+        try HFOracle.run(["train-pre", kind, path, "600", out])
+        let loaded = try Tokenizer(json: try JSONValue.parse(try Data(contentsOf: URL(fileURLWithPath: out))))
+        let texts = variedTexts + ["In 2024, 12345 items cost $1,000.50", "I'M here, you'RE there\r\n\r\nok"]
+        let data = try HFOracle.run(["encode", out, try HFOracle.tempJSON(texts)])
+        let hf = try #require(try JSONSerialization.jsonObject(with: data) as? [[Int]])
+        for (text, ids) in zip(texts, hf) { #expect(loaded.encode(text) == ids, "\(kind): \(text.debugDescription)") }
+    }
+
+    @Test func unsupportedComponentsAreNamed() throws {
+        let json = try JSONValue.parse(#"{"model": {"type": "BPE", "vocab": {}, "merges": []}, "pre_tokenizer": {"type": "Metaspace"}}"#)
+        #expect { try Tokenizer(json: json) } throws: { "\($0)".contains("pre_tokenizer 'Metaspace' is not supported") }
+        let wordPiece = try JSONValue.parse(#"{"model": {"type": "WordPiece"}}"#)
+        #expect { try Tokenizer(json: wordPiece) } throws: { "\($0)".contains("model type 'WordPiece' is not supported") }
+    }
+}

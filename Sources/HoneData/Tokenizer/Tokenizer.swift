@@ -10,13 +10,19 @@ public struct Tokenizer: Sendable {
     public let specialTokens: [(content: String, id: Int)]
     /// Unicode NFC before pre-tokenisation (HF's NFC normalizer); special tokens are matched first.
     public let nfc: Bool
+    public let preTokenizer: PreTokenizer
+    /// The `pre_tokenizer` value a loaded file had, written back as it was.
+    let preTokenizerJSON: JSONValue?
 
     /// Pieces already encoded: text repeats its words, and merging is the slow part.
     let cache = PieceCache()
 
-    public init(bpe: BPE, specialTokens: [String], nfc: Bool = false) {
+    public init(bpe: BPE, specialTokens: [String], nfc: Bool = false, preTokenizer: PreTokenizer = .gpt2,
+                preTokenizerJSON: JSONValue? = nil) {
         self.bpe = bpe
         self.nfc = nfc
+        self.preTokenizer = preTokenizer
+        self.preTokenizerJSON = preTokenizerJSON
         self.specialTokens = specialTokens.compactMap { s in bpe.ids[s].map { (s, $0) } }
             .sorted { $0.content.count > $1.content.count }
     }
@@ -67,9 +73,8 @@ public struct Tokenizer: Sendable {
 
     func encodePlain(_ text: Substring, cache: PieceCache, into out: inout [Int]) {
         guard !text.isEmpty else { return }
-        let bytes = Array((nfc ? String(text).precomposedStringWithCanonicalMapping : String(text)).utf8)
-        for r in GPT2Split.split(utf8: bytes) {
-            let piece = Array(bytes[r])
+        let normalized = nfc ? Substring(String(text).precomposedStringWithCanonicalMapping) : text
+        for piece in preTokenizer.pieces(normalized) {
             if let ids = cache.get(piece) { out += ids; continue }
             var ids: [Int] = []
             bpe.encode(piece: piece, into: &ids)

@@ -27,7 +27,7 @@ extension Tokenizer {
         }
         return .object([
             "version": .string("1.0"), "truncation": .null, "padding": .null, "added_tokens": .array(added),
-            "normalizer": nfc ? .object(["type": .string("NFC")]) : .null, "pre_tokenizer": byteLevel(false), "post_processor": .null, "decoder": byteLevel(true),
+            "normalizer": nfc ? .object(["type": .string("NFC")]) : .null, "pre_tokenizer": preTokenizerJSON ?? byteLevel(false), "post_processor": .null, "decoder": byteLevel(true),
             "model": .object([
                 "type": .string("BPE"), "dropout": .null, "unk_token": .null, "continuing_subword_prefix": .null,
                 "end_of_word_suffix": .null, "fuse_unk": .bool(false), "byte_fallback": .bool(false), "ignore_merges": .bool(false),
@@ -56,12 +56,9 @@ extension Tokenizer {
             guard n["type"]?.stringValue == "NFC" else { throw JSONFailure.unsupported("normalizer '\(n["type"]?.stringValue ?? "?")'") }
             nfc = true
         }
-        guard let pre = json["pre_tokenizer"], pre["type"]?.stringValue == "ByteLevel" else {
-            throw JSONFailure.unsupported("pre_tokenizer '\(json["pre_tokenizer"]?["type"]?.stringValue ?? "none")'")
-        }
-        if pre["add_prefix_space"]?.boolValue == true { throw JSONFailure.unsupported("ByteLevel add_prefix_space") }
-        if pre["use_regex"]?.boolValue == false { throw JSONFailure.unsupported("ByteLevel without its regex") }
-
+        guard let pre = json["pre_tokenizer"], pre != .null else { throw JSONFailure.unsupported("a missing pre_tokenizer") }
+        let preTokenizer = try PreTokenizer.from(json: pre)
+        guard preTokenizer.endsInByteLevel else { throw JSONFailure.unsupported("pre_tokenizer without ByteLevel") }
         guard let vocab = model["vocab"]?.objectValue else { throw JSONFailure.malformed("model.vocab is not a map") }
         var tokens = [String](repeating: "", count: vocab.count)
         for (t, v) in vocab {
@@ -85,6 +82,7 @@ extension Tokenizer {
             if tokens[id].isEmpty { tokens[id] = content }
             special.append(content)
         }
-        self.init(bpe: try BPE(tokens: tokens, merges: merges), specialTokens: special, nfc: nfc)
+        self.init(bpe: try BPE(tokens: tokens, merges: merges), specialTokens: special, nfc: nfc,
+                  preTokenizer: preTokenizer, preTokenizerJSON: pre)
     }
 }
