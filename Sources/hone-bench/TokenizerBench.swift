@@ -16,9 +16,16 @@ func tokenizerBench(corpus: String, hf: [String]) throws {
         start = end
     }
     for (i, vocab) in [4096, 8192].enumerated() {
-        let t0 = Date()
-        let tok = try Tokenizer.train(lines: lines, vocabSize: vocab, minFrequency: 2)
-        let trainSeconds = Date().timeIntervalSince(t0)
+        // Medians of 3: this machine's timings wander by a third from run to run.
+        var trainTimes: [Double] = []
+        var trained: Tokenizer?
+        for _ in 0..<3 {
+            let t0 = Date()
+            trained = try Tokenizer.train(lines: lines, vocabSize: vocab, minFrequency: 2)
+            trainTimes.append(Date().timeIntervalSince(t0))
+        }
+        guard let tok = trained else { return }
+        let trainSeconds = trainTimes.sorted()[1]
         // Encode in ~16 KiB chunks cut at line ends, as hf_bpe.py does.
         var chunks: [String] = [], cur = "", n = 0
         for l in lines { cur += l; n += l.utf8.count; if n >= 16384 { chunks.append(cur); cur = ""; n = 0 } }
@@ -29,10 +36,15 @@ func tokenizerBench(corpus: String, hf: [String]) throws {
         ]
         for threads in [1, 2] {
             // A fresh tokenizer each time, so the piece cache starts empty.
-            let fresh = try Tokenizer(json: tok.json)
-            let t1 = Date()
-            let count = fresh.encode(batch: chunks, threads: threads).reduce(0) { $0 + $1.count }
-            let encodeSeconds = Date().timeIntervalSince(t1)
+            var times: [Double] = []
+            var count = 0
+            for _ in 0..<3 {
+                let fresh = try Tokenizer(json: tok.json)
+                let t1 = Date()
+                count = fresh.encode(batch: chunks, threads: threads).reduce(0) { $0 + $1.count }
+                times.append(Date().timeIntervalSince(t1))
+            }
+            let encodeSeconds = times.sorted()[1]
             o["encode_MB_s_\(threads)t"] = .double((Double(bytes) / 1e6 / encodeSeconds * 100).rounded() / 100)
             o["tokens"] = .int(count)
         }

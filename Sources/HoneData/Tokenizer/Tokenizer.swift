@@ -74,13 +74,21 @@ public struct Tokenizer: Sendable {
     func encodePlain(_ text: Substring, cache: PieceCache, into out: inout [Int]) {
         guard !text.isEmpty else { return }
         let normalized = nfc ? Substring(String(text).precomposedStringWithCanonicalMapping) : text
-        for piece in preTokenizer.pieces(normalized) {
-            if let ids = cache.get(piece) { out += ids; continue }
-            var ids: [Int] = []
-            bpe.encode(piece: piece, into: &ids)
-            cache.put(piece, ids)
-            out += ids
+        if case .gpt2 = preTokenizer {
+            // The common case without the list of pieces: ranges of one byte array.
+            let bytes = Array(normalized.utf8)
+            for r in GPT2Split.split(utf8: bytes) { encodePiece(Array(bytes[r]), cache: cache, into: &out) }
+            return
         }
+        for piece in preTokenizer.pieces(normalized) { encodePiece(piece, cache: cache, into: &out) }
+    }
+
+    func encodePiece(_ piece: [UInt8], cache: PieceCache, into out: inout [Int]) {
+        if let ids = cache.get(piece) { out += ids; return }
+        var ids: [Int] = []
+        bpe.encode(piece: piece, into: &ids)
+        cache.put(piece, ids)
+        out += ids
     }
 
     /// The text of `ids`; byte sequences that are not valid UTF-8 become U+FFFD, as HF's
