@@ -47,6 +47,15 @@ public final class RecordReader {
         return names.map { (root.appendingPathComponent($0).path, $0) }
     }
 
+    /// The format of the first good record (reading no further), or nil when there is none.
+    public func detectFormat() throws -> RecordFormat? {
+        struct Found: Error {}
+        do {
+            try forEach { if case .success = $0 { throw Found() } }
+        } catch is Found {}
+        return format
+    }
+
     /// Calls `body` with each record or reject, in file order.
     public func forEach(_ body: (Result<Record, Reject>) throws -> Void) throws {
         for (path, name) in try files() {

@@ -20,6 +20,8 @@ struct TokenizeKind: StageKind {
     let params = [
         ParamSpec("vocab_size", .int(min: 260, max: 1_000_000), default: .int(4096), help: "tokens in the trained vocabulary, specials included"),
         ParamSpec("min_frequency", .int(min: 1), default: .int(2), help: "fewest occurrences for a merge"),
+        ParamSpec("special_tokens", .list(.string()), default: .array([]),
+                  help: "special tokens besides the template's own (<|endoftext|>, and <|im_start|>, <|im_end|> for ChatML)"),
         ParamSpec("template", .string(choices: ["auto"] + ChatTemplate.allCases.map(\.rawValue)), default: .string("auto"),
                   help: "how records become text: none (pretraining), chatml, alpaca; auto: chatml for alpaca and chat records, none otherwise"),
         RecordParams.format,
@@ -31,9 +33,11 @@ struct TokenizeKind: StageKind {
             throw StageFailure("tokenize: inputs or outputs missing")
         }
         let p = context.params
-        // Render the train split once: it is both the training corpus and the first shard.
-        let (trainDocs, format, trainBad, trainRead) = try render(trainDir, p)
-        let template = try chooseTemplate(p, format)
+        // The format and template come from the train split's first good record.
+        let recordFormat = try RecordParams.format(p) ?? RecordReader(root: trainDir, format: nil).detectFormat() ?? .text
+        let template = try chooseTemplate(p, recordFormat)
+        let extra = p["special_tokens"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        let specials = template.specialTokens + extra.filter { !template.specialTokens.contains($0) }
 
         let tokenizer: Tokenizer
         if let given = context.inputs["tokenizer"] {
@@ -43,39 +47,38 @@ struct TokenizeKind: StageKind {
             }
             tokenizer = try Tokenizer(json: try JSONValue.parse(try Data(contentsOf: given.appendingPathComponent(name))))
         } else {
-            context.log.write("tokenize: training a \(p.int("vocab_size") ?? 4096)-token vocabulary on \(trainDocs.count) records")
+            // Streaming: word counts need memory for the distinct words, not for the corpus.
             var counts = BPETrainer.Counts()
-            for doc in trainDocs {
-                for seg in try template.render(doc, format: format) {
-                    for line in TokenizeKind.lines(withoutSpecials(seg.text, template.specialTokens)) { counts.add(line: line) }
+            try RecordReader(root: trainDir, format: recordFormat).forEach { item in
+                guard case let .success(doc) = item else { return }
+                for seg in try template.render(doc, format: recordFormat) {
+                    for line in TokenizeKind.lines(withoutSpecials(seg.text, specials)) { counts.add(line: line) }
                 }
             }
+            context.log.write("tokenize: training a \(p.int("vocab_size") ?? 4096)-token vocabulary on \(counts.words.count) distinct words")
             let trained = BPETrainer(vocabSize: p.int("vocab_size") ?? 4096, minFrequency: p.int("min_frequency") ?? 2,
-                                     specialTokens: template.specialTokens).train(counts)
-            tokenizer = Tokenizer(bpe: try BPE(tokens: trained.tokens, merges: trained.merges), specialTokens: template.specialTokens)
+                                     specialTokens: specials).train(counts)
+            tokenizer = Tokenizer(bpe: try BPE(tokens: trained.tokens, merges: trained.merges), specialTokens: specials)
         }
         try Data(tokenizer.json.pretty.utf8).write(to: tokOut.appendingPathComponent("tokenizer.json"))
 
         var metrics: [String: Double] = ["vocab_size": Double(tokenizer.bpe.tokens.count)]
-        var splits: [(String, [Record])] = [("train", trainDocs)]
-        var bad = trainBad, read = trainRead
-        for name in ["val", "test"] {
+        var bad = 0, read = 0
+        for name in ["train", "val", "test"] {
             guard let dir = context.inputs[name] else { continue }
-            let (docs, _, b, r) = try render(dir, p, format: format)
-            splits.append((name, docs)); bad += b; read += r
-        }
-        for (name, docs) in splits {
             let withMask = template != .none
             let writer = try TokenShard.Writer(base: dataOut.appendingPathComponent(name).path, vocabSize: tokenizer.bpe.tokens.count, withMask: withMask)
-            for (i, doc) in docs.enumerated() {
+            try RecordReader(root: dir, format: recordFormat).forEach { item in
+                read += 1
+                guard case let .success(doc) = item else { bad += 1; return }
                 var ids: [Int] = [], loss: [Bool] = []
-                for seg in try template.render(doc, format: format) {
+                for seg in try template.render(doc, format: recordFormat) {
                     let part = tokenizer.encode(seg.text)
                     ids += part
                     loss += [Bool](repeating: seg.loss, count: part.count)
                 }
                 try writer.add(ids, loss: withMask ? loss : nil)
-                if i % 1000 == 0 { context.progress.update(done: i, total: docs.count, unit: "\(name) records", message: nil) }
+                if writer.documents % 1000 == 0 { context.progress.update(done: writer.documents, total: nil, unit: "\(name) records", message: nil) }
             }
             try writer.close()
             metrics["\(name)_documents"] = Double(writer.documents)
@@ -92,16 +95,6 @@ struct TokenizeKind: StageKind {
         case "auto": return format == .alpaca || format == .chat ? .chatml : .none
         case let t: return ChatTemplate(rawValue: t) ?? .none
         }
-    }
-
-    func render(_ dir: URL, _ p: Params, format given: RecordFormat? = nil) throws -> ([Record], RecordFormat, Int, Int) {
-        let reader = RecordReader(root: dir, format: given ?? RecordParams.format(p))
-        var docs: [Record] = [], bad = 0, read = 0
-        try reader.forEach { item in
-            read += 1
-            switch item { case let .success(r): docs.append(r); case .failure: bad += 1 }
-        }
-        return (docs, reader.format ?? .text, bad, read)
     }
 
     /// The training corpus leaves special tokens out (HF adds them after training).

@@ -123,3 +123,18 @@ func oracleCorpus() throws -> (path: String, lines: [String]) {
         #expect { try Tokenizer(json: wordPiece) } throws: { "\($0)".contains("model type 'WordPiece' is not supported") }
     }
 }
+
+@Suite struct TokenizerJSONTests {
+    /// Older tokenizer.json files keep merges as "left right" strings; both layouts load alike.
+    @Test func mergesAsStringsAndAsPairsLoadTheSame() throws {
+        let tok = try Tokenizer.train(lines: variedTexts.map { $0 + "\n" }, vocabSize: 320)
+        let pairs = tok.json
+        guard case var .object(top) = pairs, case var .object(model) = top["model"] ?? .null else { Issue.record("shape"); return }
+        model["merges"] = .array(tok.bpe.merges.map { .string("\($0.0) \($0.1)") })
+        top["model"] = .object(model)
+        let fromStrings = try Tokenizer(json: .object(top))
+        let fromPairs = try Tokenizer(json: pairs)
+        #expect(fromStrings.bpe.merges.count == tok.bpe.merges.count)
+        for text in variedTexts { #expect(fromStrings.encode(text) == fromPairs.encode(text)) }
+    }
+}

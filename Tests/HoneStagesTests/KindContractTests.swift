@@ -110,3 +110,34 @@ func runPipeline(_ yaml: String, files: [String: String]) throws -> Lockfile {
         #expect(t.outputs["data"]?.digest.hex == "9954b21a6087776ee5cf78c5f7f923808445c23f9bcc44569fe9d0f42bc70ba5")
     }
 }
+
+/// A dirty file through the clean kind: every bad line is in `rejects` with its reason.
+@Suite struct DirtyInputTests {
+    @Test func everyRejectedLineIsNamedWithItsReason() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("hone-dirty-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        var raw: [UInt8] = [0xEF, 0xBB, 0xBF]
+        raw += Array((
+            "{\"instruction\": \"a\", \"output\": \"1\"}\r\n" +     // 1 kept (BOM, CRLF)
+            "{\"instruction\": \"a\", \"output\": \"1\"}\r\n" +     // 2 exact duplicate of 1
+            "{\"instruction\": \"b\", \"output\": \"\"}\n" +        // 3 empty output
+            "{\"instruction\": \"c\", \"output\": 3}\n" +           // 4 wrong type
+            "{\"instruction\": \"d\", \n" +                          // 5 invalid JSON
+            "{\"instruction\": \"e\", \"output\": \"5\"}\n").utf8)  // 6 kept
+        try Data(raw).write(to: root.appendingPathComponent("raw.jsonl"))
+        let file = root.appendingPathComponent("p.yaml").path
+        let yaml = "stages:\n  clean: {kind: clean, inputs: {data: raw.jsonl}, params: {max_reject_fraction: 0.9}}\n"
+        let pipeline = try PipelineDecoder(kinds: BuiltinKinds.all, workspace: root).decode(bytes: Array(yaml.utf8), file: file).get()
+        let ws = try Workspace(root: root)
+        #expect(try !Runner(workspace: ws, pipeline: pipeline, options: RunOptions(), observer: QuietObserver()).run().failed)
+        let rejects = try String(contentsOfFile: ws.outputView(stage: "clean", output: "rejects") + "/rejects.jsonl", encoding: .utf8)
+        let lines = rejects.split(separator: "\n").map(String.init)
+        #expect(lines.count == 4)
+        #expect(lines[0] == #"{"duplicate_of":"raw.jsonl:1","file":"raw.jsonl","line":2,"reason":"exact duplicate"}"#)
+        #expect(lines[1] == #"{"file":"raw.jsonl","line":3,"reason":"empty 'output'"}"#)
+        #expect(lines[2] == #"{"file":"raw.jsonl","line":4,"reason":"'output' must be a string"}"#)
+        #expect(lines[3].hasPrefix(#"{"file":"raw.jsonl","line":5,"reason":"invalid JSON"#))
+        let kept = try String(contentsOfFile: ws.outputView(stage: "clean", output: "data") + "/data.jsonl", encoding: .utf8)
+        #expect(kept == "{\"instruction\":\"a\",\"output\":\"1\"}\n{\"instruction\":\"e\",\"output\":\"5\"}\n")
+    }
+}
