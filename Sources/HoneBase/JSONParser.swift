@@ -126,9 +126,14 @@ private struct JSONReader {
                     var scalar = try hex4()
                     if (0xD800..<0xDC00).contains(scalar), i + 2 < bytes.count,
                        bytes[i + 1] == UInt8(ascii: "\\"), bytes[i + 2] == UInt8(ascii: "u") {
+                        let save = i
                         i += 2
                         let low = try hex4()
-                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                        if (0xDC00..<0xE000).contains(low) {
+                            scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                        } else {
+                            i = save  // a lone high surrogate: U+FFFD, and the next escape read on its own
+                        }
                     }
                     out.append(contentsOf: Array(String(Unicode.Scalar(scalar).map(Character.init) ?? "\u{FFFD}").utf8))
                 default: out.append(bytes[i])

@@ -87,7 +87,7 @@ public struct Augmenter: Sendable {
     public static func parseSynonyms(_ text: String) throws -> [String: [String]] {
         if text.trimmingCharacters(in: .whitespacesAndNewlines).hasPrefix("{") {
             guard let o = try JSONValue.parse(text).objectValue else { return [:] }
-            return Dictionary(uniqueKeysWithValues: o.map { ($0.key.lowercased(), $0.value.arrayValue?.compactMap(\.stringValue) ?? []) })
+            return Dictionary(o.map { ($0.key.lowercased(), $0.value.arrayValue?.compactMap(\.stringValue) ?? []) }, uniquingKeysWith: +)
         }
         var out: [String: [String]] = [:]
         for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {

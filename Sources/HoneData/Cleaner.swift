@@ -27,7 +27,7 @@ public struct Cleaner {
     let options: Options
     let minhash: MinHash?
     private var exact: [String: RecordSource] = [:]
-    private var bandIndex: [UInt64: Int] = [:]
+    private var bandIndex: [UInt64: [Int]] = [:]
     private var keptSignatures: [(signature: [UInt32], source: RecordSource)] = []
     public private(set) var stats = Stats()
 
@@ -83,10 +83,12 @@ public struct Cleaner {
             let sig = minhash.signature(key)
             let bands = minhash.bandKeys(sig)
             var best: (Double, RecordSource)?
+            var seen = Set<Int>()
             for b in bands {
-                guard let i = bandIndex[b] else { continue }
-                let j = MinHash.similarity(sig, keptSignatures[i].signature)
-                if j >= threshold, j > (best?.0 ?? -1) { best = (j, keptSignatures[i].source) }
+                for i in bandIndex[b] ?? [] where seen.insert(i).inserted {
+                    let j = MinHash.similarity(sig, keptSignatures[i].signature)
+                    if j >= threshold, j > (best?.0 ?? -1) { best = (j, keptSignatures[i].source) }
+                }
             }
             if let (j, source) = best {
                 stats.nearDuplicates += 1
@@ -94,7 +96,7 @@ public struct Cleaner {
             }
             let index = keptSignatures.count
             keptSignatures.append((sig, record.source))
-            for b in bands where bandIndex[b] == nil { bandIndex[b] = index }
+            for b in bands { bandIndex[b, default: []].append(index) }
         }
         stats.kept += 1
         return .success(record)

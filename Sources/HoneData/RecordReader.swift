@@ -134,7 +134,15 @@ public final class RecordReader {
                 try body(.failure(Reject(source: RecordSource(file: name, line: line.number), reason: "not valid UTF-8"))); continue
             }
             if pending.isEmpty { pendingLine = line.number; pending = text } else { pending += "\n" + text }
-            guard pending.filter({ $0 == "\"" }).count % 2 == 0 else { continue }
+            // A quoted field may hold line breaks; a stray quote inside a cell opens nothing, and
+            // a field still open after 1 MB is given up on rather than swallowing the file.
+            if RecordReader.endsInsideQuotes(pending) {
+                if pending.utf8.count < 1 << 20 { continue }
+                try body(.failure(Reject(source: RecordSource(file: name, line: pendingLine),
+                                         reason: "a quoted CSV field runs on for over 1 MB (lines \(pendingLine)-\(line.number))")))
+                pending = ""
+                continue
+            }
             let row = pending
             pending = ""
             let src = RecordSource(file: name, line: pendingLine)
@@ -155,6 +163,26 @@ public final class RecordReader {
         if !pending.isEmpty {
             try body(.failure(Reject(source: RecordSource(file: name, line: pendingLine), reason: "unterminated quoted CSV field")))
         }
+    }
+
+    /// Whether `row` ends inside a quoted field. Only a quote at the start of a cell opens one.
+    static func endsInsideQuotes(_ row: String) -> Bool {
+        var quoted = false, cellStart = true
+        var i = row.startIndex
+        while i < row.endIndex {
+            let c = row[i]
+            if quoted {
+                if c == "\"" {
+                    let n = row.index(after: i)
+                    if n < row.endIndex, row[n] == "\"" { i = n } else { quoted = false }
+                }
+            } else if c == "\"" && cellStart {
+                quoted = true
+            }
+            cellStart = !quoted && c == ","
+            i = row.index(after: i)
+        }
+        return quoted
     }
 
     static func csvCells(_ row: String) -> [String]? {

@@ -38,6 +38,7 @@ public enum Reproduce {
     public static func compare(expected: Lockfile, actual: Lockfile) -> [String] {
         var out: [String] = []
         for (stage, want) in expected.stages.sorted(by: { $0.key < $1.key }) {
+            let before = out.count
             guard let got = actual.stages[stage] else { out.append("\(stage): did not run"); continue }
             for (name, a) in want.outputs.sorted(by: { $0.key < $1.key }) {
                 guard let b = got.outputs[name] else { out.append("\(stage).\(name): not produced"); continue }
@@ -49,7 +50,7 @@ public enum Reproduce {
                 && !(v.isNaN && (got.metrics[name]?.isNaN ?? false)) {
                 out.append("\(stage) metric \(name): expected \(v), got \(got.metrics[name].map { "\($0)" } ?? "nothing")")
             }
-            if want.fingerprint != got.fingerprint && out.isEmpty {
+            if want.fingerprint != got.fingerprint && out.count == before {
                 out.append("\(stage): fingerprint \(want.fingerprint.short) != \(got.fingerprint.short) (its inputs or params differ)")
             }
         }

@@ -14,6 +14,15 @@ public struct RunOptions: Sendable {
     public init() {}
 }
 
+/// A lockfile that cannot be read (a merge conflict, a truncated write by another tool).
+public struct LockfileError: Error, CustomStringConvertible {
+    public let path: String
+    public let reason: String
+    public var description: String {
+        "\(path) is not a valid lockfile (\(reason)); fix it (e.g. resolve the merge) or delete it and run again"
+    }
+}
+
 public struct RunSummary: Sendable {
     /// In the order stages settled.
     public let outcomes: [(stage: String, outcome: StageOutcome)]
@@ -36,8 +45,11 @@ public final class Runner: @unchecked Sendable {
     public init(workspace: Workspace, pipeline: Pipeline, options: RunOptions, observer: RunObserver) throws {
         self.workspace = workspace; self.pipeline = pipeline; self.options = options; self.observer = observer
         lockPath = Lockfile.path(for: pipeline.file)
-        assessor = Assessor(workspace: workspace, pipeline: pipeline, lockfile: try Lockfile.read(lockPath),
-                            environment: options.environment)
+        let lockfile: Lockfile?
+        do { lockfile = try Lockfile.read(lockPath) } catch {
+            throw LockfileError(path: lockPath, reason: "\(error)")
+        }
+        assessor = Assessor(workspace: workspace, pipeline: pipeline, lockfile: lockfile, environment: options.environment)
     }
 
     /// The selected stages and everything upstream of them, in file order.
@@ -183,6 +195,13 @@ public final class Runner: @unchecked Sendable {
             let a = try assessor.assess(stage, upstream: upstream, force: options.force)
             switch a.state {
             case .upToDate:
+                if let record = a.record, case .kind = stage.body {
+                    do { try executor.refreshViews(stage, record) } catch let e as StoreError {
+                        observer.note("\(stage.name): \(e); running the stage instead")
+                        observer.stageStarted(stage.name, action: .run, reasons: ["its stored outputs are corrupt"])
+                        return (.ran, try executor.execute(stage, a))
+                    }
+                }
                 return (.upToDate, a.record)
             case .restore:
                 guard let record = a.record else { return (.failed("internal: restore without a record"), nil) }

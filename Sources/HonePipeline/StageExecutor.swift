@@ -15,6 +15,19 @@ struct StageExecutor: @unchecked Sendable {
     struct Failure: Error, CustomStringConvertible { let description: String }
     struct CorruptInput: Error { let message: String }
 
+    /// Makes `.hone/outputs/STAGE/OUTPUT` hold a kind stage's recorded outputs (after a
+    /// run-cache hit they may be another run's, or gone).
+    func refreshViews(_ stage: Stage, _ record: RunRecord) throws {
+        guard case .kind = stage.body else { return }
+        for (name, artifact) in record.outputs {
+            let view = workspace.outputView(stage: stage.name, output: name)
+            let key = ".hone/outputs/\(stage.name)/\(name)"
+            if (try? workspace.stats.artifact(at: view, key: key))??.digest == artifact.digest { continue }
+            try workspace.objects.restoreArtifact(artifact, to: view)
+            workspace.stats.forget(key)
+        }
+    }
+
     func restore(_ stage: Stage, _ record: RunRecord) throws {
         guard case let .shell(shell) = stage.body else { return }
         for out in shell.allOuts {
@@ -240,16 +253,42 @@ struct ObserverProgress: ProgressReporter, @unchecked Sendable {
 }
 
 /// The shell commands running now, so Ctrl-C can stop them before hone exits.
+///
+/// subtle: `terminateAll` runs inside a signal handler, where locks and allocation are unsafe;
+/// the pids live in a fixed table of atomically replaced slots that the handler only reads.
 public final class ChildProcesses: @unchecked Sendable {
     public static let shared = ChildProcesses()
-    private var pids: Set<Int32> = []
+    static let capacity = 64
+    private let slots = UnsafeMutablePointer<Int32>.allocate(capacity: capacity)
     private let lock = NSLock()
 
-    func add(_ pid: Int32) { lock.lock(); pids.insert(pid); lock.unlock() }
-    func remove(_ pid: Int32) { lock.lock(); pids.remove(pid); lock.unlock() }
+    init() { slots.initialize(repeating: 0, count: ChildProcesses.capacity) }
 
+    func add(_ pid: Int32) {
+        lock.lock(); defer { lock.unlock() }
+        for i in 0..<ChildProcesses.capacity where slots[i] == 0 { slots[i] = pid; return }
+    }
+
+    func remove(_ pid: Int32) {
+        lock.lock(); defer { lock.unlock() }
+        for i in 0..<ChildProcesses.capacity where slots[i] == pid { slots[i] = 0 }
+    }
+
+    /// Sends SIGTERM to every running command and its process group, then SIGKILL to what is
+    /// left a quarter second later (a command may have been started with SIGTERM blocked).
+    /// Signal-safe: only kill(2) and nanosleep(2).
     public func terminateAll() {
-        lock.lock(); let all = pids; lock.unlock()
-        for pid in all { kill(pid, SIGTERM) }
+        var any = false
+        for i in 0..<ChildProcesses.capacity {
+            let pid = slots[i]
+            if pid > 0 { kill(-pid, SIGTERM); kill(pid, SIGTERM); any = true }
+        }
+        guard any else { return }
+        var pause = timespec(tv_sec: 0, tv_nsec: 250_000_000)
+        nanosleep(&pause, nil)
+        for i in 0..<ChildProcesses.capacity {
+            let pid = slots[i]
+            if pid > 0 { kill(-pid, SIGKILL); kill(pid, SIGKILL) }
+        }
     }
 }

@@ -17,24 +17,28 @@ public final class Workspace: @unchecked Sendable {
     public let runs: RunRecords
     public let stats: StatCache
 
-    public init(root: URL) throws {
+    /// `create`: make `.hone/` if it is not there (commands that write); read-only commands
+    /// leave the folder as they found it.
+    public init(root: URL, create: Bool = true) throws {
         self.root = root.standardizedFileURL
         dotHone = self.root.appendingPathComponent(".hone")
-        objects = try ObjectStore(root: dotHone)
-        runs = try RunRecords(folder: dotHone.appendingPathComponent("runs").path)
+        objects = try ObjectStore(root: dotHone, create: create)
+        runs = try RunRecords(folder: dotHone.appendingPathComponent("runs").path, create: create)
         stats = StatCache(file: dotHone.appendingPathComponent("stat-cache.json").path)
     }
 
-    /// The nearest folder from `start` upwards that holds `.hone/`, else `start` itself.
+    /// The nearest folder from `start` upwards that holds `.hone/`; failing that, the nearest
+    /// that holds `.git` (a fresh clone has no store yet); failing that, `start` itself.
     public static func findRoot(from start: URL) -> URL {
+        nearest(".hone", from: start) ?? nearest(".git", from: start) ?? start.standardizedFileURL
+    }
+
+    static func nearest(_ marker: String, from start: URL) -> URL? {
         var dir = start.standardizedFileURL
         while true {
-            var isDir: ObjCBool = false
-            if FileManager.default.fileExists(atPath: dir.appendingPathComponent(".hone").path, isDirectory: &isDir), isDir.boolValue {
-                return dir
-            }
+            if FileManager.default.fileExists(atPath: dir.appendingPathComponent(marker).path) { return dir }
             let parent = dir.deletingLastPathComponent()
-            if parent.path == dir.path { return start.standardizedFileURL }
+            if parent.path == dir.path { return nil }
             dir = parent
         }
     }

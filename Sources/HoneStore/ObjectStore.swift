@@ -25,13 +25,16 @@ public final class ObjectStore: @unchecked Sendable {
         var scratch: [UInt8] = []
     }
 
-    public init(root: URL) throws {
+    /// `create: false` opens a store for reading without making its folders.
+    public init(root: URL, create: Bool = true) throws {
         self.root = root
         objects = root.appendingPathComponent("objects").path
         tmp = root.appendingPathComponent("tmp").path
         quarantineDir = root.appendingPathComponent("quarantine").path
-        for dir in [objects, tmp, quarantineDir] {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        if create {
+            for dir in [objects, tmp, quarantineDir] {
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            }
         }
     }
 
@@ -69,6 +72,7 @@ public final class ObjectStore: @unchecked Sendable {
 
     /// `fill` writes up to `buffer.count` bytes and returns how many (0 at the end).
     func put(_ fill: (UnsafeMutableRawBufferPointer) throws -> Int) throws -> (digest: Digest, size: Int) {
+        mkdir(tmp, 0o755)  // in case someone removed it; EEXIST is the usual answer
         let tmpPath = "\(tmp)/obj.\(getpid()).\(UInt64.random(in: 0...UInt64.max))"
         let out = try FileIO.open(tmpPath, write: true)
         var hasher = Hasher256()

@@ -49,9 +49,9 @@ public struct RunRecord: Sendable, Equatable {
 public final class RunRecords: @unchecked Sendable {
     public let folder: String
 
-    public init(folder: String) throws {
+    public init(folder: String, create: Bool = true) throws {
         self.folder = folder
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        if create { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
     }
 
     public func path(_ fingerprint: Digest) -> String { "\(folder)/\(fingerprint.hex).json" }

@@ -21,7 +21,8 @@ struct Loaded {
 
 /// Opens the workspace and decodes the pipeline; on any problem prints every diagnostic and
 /// exits with status 2.
-func loadPipeline(_ file: String, overrides: [String] = []) throws -> Loaded {
+/// `writes`: the command changes the store (run, repro's fresh run); others leave `.hone/` alone.
+func loadPipeline(_ file: String, overrides: [String] = [], writes: Bool = false) throws -> Loaded {
     var parsed: [Override] = []
     for text in overrides {
         guard let o = Override(text) else {
@@ -42,7 +43,7 @@ func loadPipeline(_ file: String, overrides: [String] = []) throws -> Loaded {
         throw ExitCode(2)
     case let .success(pipeline):
         do {
-            return Loaded(workspace: try Workspace(root: root), pipeline: pipeline)
+            return Loaded(workspace: try Workspace(root: root, create: writes), pipeline: pipeline)
         } catch {
             printError("cannot open the store in \(root.path)/.hone: \(error)")
             throw ExitCode(2)

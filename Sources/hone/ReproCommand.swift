@@ -47,7 +47,9 @@ struct Repro: ParsableCommand {
 
         _ = fm.changeCurrentDirectoryPath(tmp.path + relativeCwd)
         defer { _ = fm.changeCurrentDirectoryPath(cwd) }
-        let fresh = try loadPipeline(pipeline)
+        // The copy is a workspace of its own: its root is where the store is made.
+        try fm.createDirectory(at: tmp.appendingPathComponent(".hone"), withIntermediateDirectories: true)
+        let fresh = try loadPipeline(pipeline, writes: true)
         var options = RunOptions()
         options.jobs = jobs
         options.environment = numericEnvironment

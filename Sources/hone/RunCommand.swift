@@ -45,7 +45,7 @@ struct Run: ParsableCommand {
     func run() throws {
         let started = Date()
         let (file, stages) = splitPipelineAndStages(args)
-        let loaded = try loadPipeline(file, overrides: overrides)
+        let loaded = try loadPipeline(file, overrides: overrides, writes: !dryRun)
         for s in stages { _ = try loaded.stage(s) }
         var options = RunOptions()
         options.targets = stages
@@ -59,7 +59,7 @@ struct Run: ParsableCommand {
 
         if dryRun {
             let runner = try Runner(workspace: loaded.workspace, pipeline: loaded.pipeline, options: options, observer: observer)
-            printPlan(runner.plan(), json: json)
+            if printPlan(runner.plan(), json: json) { throw ExitCode(1) }
             return
         }
         let lock: AnyObject
@@ -80,8 +80,12 @@ struct Run: ParsableCommand {
     }
 }
 
-/// `--dry-run` and `hone status` print the plan the same way.
-func printPlan(_ plan: [(stage: String, result: Result<Assessment, AssessError>)], json: Bool) {
+/// `--dry-run` and `hone status` print the plan the same way. Returns whether any stage has an
+/// error (a dep that is missing, say): the command then exits 1.
+@discardableResult
+func printPlan(_ plan: [(stage: String, result: Result<Assessment, AssessError>)], json: Bool) -> Bool {
+    let hasErrors = plan.contains { if case .failure = $0.result { return true }; return false }
+    defer { fflush(stdout) }
     if json {
         for (stage, result) in plan {
             var o: [String: Any] = ["stage": stage]
@@ -97,7 +101,7 @@ func printPlan(_ plan: [(stage: String, result: Result<Assessment, AssessError>)
                 print(String(decoding: data, as: UTF8.self))
             }
         }
-        return
+        return hasErrors
     }
     var upToDate = 0
     for (stage, result) in plan {
@@ -111,6 +115,7 @@ func printPlan(_ plan: [(stage: String, result: Result<Assessment, AssessError>)
     }
     if upToDate == plan.count { print("Everything is up to date (\(plan.count) stages).") }
     else if upToDate > 0 { print("\(upToDate) other stage\(upToDate == 1 ? " is" : "s are") up to date.") }
+    return hasErrors
 }
 
 func stateWord(_ s: Assessment.State) -> String {
@@ -122,22 +127,28 @@ func stateWord(_ s: Assessment.State) -> String {
     }
 }
 
-/// Ctrl-C: stop the running commands, then exit 130. The store stays consistent: a stage's
-/// outputs are only recorded once complete.
+/// Ctrl-C (or SIGTERM): stop the running commands, then exit 130. The store stays consistent:
+/// a stage's outputs are only recorded once complete, and the lock goes with the process.
+///
+/// subtle: a handler, not SIG_IGN — an ignored signal stays ignored in the commands hone starts,
+/// and they could then not be stopped at all; a handled one is reset to the default on exec.
 enum Interrupts {
-    nonisolated(unsafe) static var sources: [DispatchSourceSignal] = []
-
     static func install() {
-        for sig in [SIGINT, SIGTERM] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler {
-                ChildProcesses.shared.terminateAll()
-                FileHandle.standardError.write(Data("\nhone: interrupted; stopped the running stages\n".utf8))
-                exit(130)
-            }
-            source.resume()
-            sources.append(source)
-        }
+        signal(SIGINT, onInterrupt)
+        signal(SIGTERM, onInterrupt)
+        // A parent may have started hone with these blocked (test runners do); handled signals
+        // must get through.
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
+}
+
+private func onInterrupt(_ sig: Int32) {
+    ChildProcesses.shared.terminateAll()
+    let message = "\nhone: interrupted; stopped the running stages\n"
+    _ = message.withCString { write(STDERR_FILENO, $0, strlen($0)) }
+    _exit(130)
 }

@@ -85,7 +85,8 @@ struct Export: ParsableCommand {
         discussion: "STAGE.OUTPUT names the output (`hone show STAGE` lists them). The bytes are read from the store and verified.")
 
     @Argument(help: "STAGE.OUTPUT") var output: String
-    @Argument(help: "Where to write it (a file or a folder, as the output is).") var dest: String
+    @Argument(help: "Where to write it (a file or a folder, as the output is); must not exist.") var dest: String
+    @Flag(name: .long, help: "Replace DEST if it exists.") var force = false
     @OptionGroup var file: PipelineArgument
 
     func run() throws {
@@ -102,6 +103,12 @@ struct Export: ParsableCommand {
             let hint = closestName(to: name, in: names).map { " (did you mean '\($0)'?)" } ?? ""
             printError("stage '\(s.name)' has no output '\(name)'\(hint); outputs: \(names.joined(separator: ", "))")
             throw ExitCode(2)
+        }
+        if FileManager.default.fileExists(atPath: dest) {
+            guard force else {
+                printError("\(dest) exists; choose a new path, or pass --force to replace it")
+                throw ExitCode(2)
+            }
         }
         do {
             try loaded.workspace.objects.restoreArtifact(artifact, to: dest)

@@ -20,7 +20,7 @@ struct Status: ParsableCommand {
         options.environment = numericEnvironment
         let runner = try Runner(workspace: loaded.workspace, pipeline: loaded.pipeline, options: options,
                                 observer: ConsoleObserver(json: true))
-        printPlan(runner.plan(), json: json)
+        if printPlan(runner.plan(), json: json) { throw ExitCode(1) }
     }
 }
 

@@ -167,3 +167,36 @@ import Testing
         #expect(box.read("n.txt")?.trimmingCharacters(in: .whitespacesAndNewlines) == "3")
     }
 }
+
+@Suite struct KindViewAndLockfileTests {
+    @Test func kindOutputFolderFollowsTheRunCacheAndADamagedLockfileIsAConfigError() throws {
+        let box = try Sandbox()
+        try box.write("raw.jsonl", "{\"text\": \"a b c d e\"}\n{\"text\": \"f\"}\n")
+        try box.write("p.yaml", "stages:\n  clean: {kind: clean, inputs: {data: raw.jsonl}, params: {min_words: 1}}\n")
+        #expect(try box.hone("run", "p.yaml").status == 0)
+        #expect(try box.hone("run", "p.yaml", "-S", "clean.min_words=3").status == 0)
+        #expect(box.read(".hone/outputs/clean/data/data.jsonl") == "{\"text\":\"a b c d e\"}\n")
+        let back = try box.hone("run", "p.yaml")
+        #expect(back.out.contains("Everything is up to date"), "\(back.out)")
+        #expect(box.read(".hone/outputs/clean/data/data.jsonl") == "{\"text\":\"a b c d e\"}\n{\"text\":\"f\"}\n")
+
+        try box.write("p.lock", "<<<<<<< HEAD\n{}\n=======\n")
+        let damaged = try box.hone("status", "p.yaml")
+        #expect(damaged.status == 2)
+        #expect(damaged.err.contains("p.lock is not a valid lockfile"), "\(damaged.err)")
+    }
+
+    @Test func exportRefusesToOverwriteAndReadOnlyCommandsMakeNoStore() throws {
+        let box = try Sandbox()
+        try box.write("p.yaml", "stages:\n  a: {kind: shell, cmd: echo hi > a.txt, outs: [a.txt]}\n")
+        #expect(try box.hone("status", "p.yaml").status == 0)
+        #expect(!box.exists(".hone"))
+        #expect(try box.hone("run", "p.yaml").status == 0)
+        try box.write("keep.txt", "mine\n")
+        let r = try box.hone("export", "a.a.txt", "keep.txt", "-p", "p.yaml")
+        #expect(r.status == 2)
+        #expect(box.read("keep.txt") == "mine\n")
+        #expect(try box.hone("export", "a.a.txt", "keep.txt", "--force", "-p", "p.yaml").status == 0)
+        #expect(box.read("keep.txt") == "hi\n")
+    }
+}

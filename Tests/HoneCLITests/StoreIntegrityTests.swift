@@ -174,3 +174,35 @@ import Testing
         #expect(usage.ru_maxrss < 256 * 1024, "peak RSS \(usage.ru_maxrss) KiB")
     }
 }
+
+@Suite struct InterruptTests {
+    /// Ctrl-C stops the running command too, not only hone (a command that outlived hone would
+    /// go on writing outs while the next run starts).
+    @Test func sigintStopsTheRunningCommandAndExits130() throws {
+        let box = try Sandbox()
+        try box.write("p.yaml", """
+        stages:
+          slow:
+            kind: shell
+            cmd: echo $$ > pid.txt; sleep 30; echo done > slow.txt
+            outs: [slow.txt]
+        """)
+        let p = box.start(["run", "p.yaml"])
+        try p.process.run()
+        #expect(box.waitFor("pid.txt"))
+        Thread.sleep(forTimeInterval: 0.2)
+        let pid = try #require(Int32((box.read("pid.txt") ?? "").trimmingCharacters(in: .whitespacesAndNewlines)))
+        kill(p.process.processIdentifier, SIGINT)
+        p.process.waitUntilExit()
+        #expect(p.process.terminationStatus == 130)
+        var gone = false
+        for _ in 0..<100 where !gone {
+            gone = kill(pid, 0) != 0
+            if !gone { Thread.sleep(forTimeInterval: 0.05) }
+        }
+        #expect(gone, "the stage's shell \(pid) is still running")
+        #expect(!box.exists("slow.txt"))
+        // And the workspace is usable at once: the lock went with the process.
+        #expect(try box.hone("status", "p.yaml").status == 0)
+    }
+}

@@ -171,3 +171,19 @@ func readAll(_ url: URL, format: RecordFormat? = nil) throws -> (records: [Recor
         #expect(try Augmenter.parseSynonyms("# c\nQuick: fast, rapid\n") == ["quick": ["fast", "rapid"]])
     }
 }
+
+@Suite struct CSVEdgeTests {
+    /// A stray quote inside a cell spoils its own row only, not the rest of the file.
+    @Test func strayQuoteRejectsOneRow() throws {
+        let (records, rejects) = try readAll(try tempFile("d.csv", Array("text,label\n5\" screen is great,pos\nfine,neg\n\"multi\nline\",pos\n".utf8)))
+        #expect(records.map { $0["text"] } == ["fine", "multi\nline"])
+        #expect(rejects.map(\.source.line) == [2])
+    }
+}
+
+@Suite struct JSONEdgeTests {
+    @Test func loneSurrogatesDoNotCrash() throws {
+        let (records, _) = try readAll(try tempFile("s.jsonl", Array(#"{"text": "\ud83d\u0041 and \ud83d\ude00"}"#.utf8) + [0x0A]))
+        #expect(records.first?["text"] == "\u{FFFD}A and 😀")
+    }
+}
