@@ -24,13 +24,27 @@ public enum Splitter {
         for g in groupOrder { strata[groupStratum[g] ?? "", default: []].append(g) }
         var rng = CounterRNG(key: rngKey)
         var splitOfGroup: [String: Int] = [:]
+        // Largest remainder with the remainders carried from stratum to stratum: each stratum
+        // gets its share, and with many small strata (fine-grained labels) the fractions add up
+        // across them instead of every one-record label landing in train.
+        var carry = [Double](repeating: 0, count: ratios.count)
         for stratum in strata.keys.sorted() {
             var groups = strata[stratum] ?? []
             rng.shuffle(&groups)
             let n = groups.count
-            let nTrain = min(n, Int((Double(n) * ratios[0]).rounded()))
-            let nVal = min(n - nTrain, Int((Double(n) * ratios[1]).rounded()))
-            for (i, g) in groups.enumerated() { splitOfGroup[g] = i < nTrain ? 0 : (i < nTrain + nVal ? 1 : 2) }
+            let want = ratios.indices.map { Double(n) * ratios[$0] + carry[$0] }
+            var take = want.map { max(0, Int($0.rounded(.down))) }
+            var left = n - take.reduce(0, +)
+            // Hand the rest to the largest fractions (ties: the earlier split).
+            let order = ratios.indices.sorted { (want[$0] - Double(take[$0]), -$0) > (want[$1] - Double(take[$1]), -$1) }
+            for k in order where left > 0 { take[k] += 1; left -= 1 }
+            while take.reduce(0, +) > n, let k = take.indices.last(where: { take[$0] > 0 }) { take[k] -= 1 }
+            for k in ratios.indices { carry[k] = want[k] - Double(take[k]) }
+            var i = 0
+            for (k, count) in take.enumerated() {
+                for g in groups[i..<min(n, i + count)] { splitOfGroup[g] = k }
+                i += count
+            }
         }
         return keys.map { splitOfGroup[$0.group] ?? 0 }
     }

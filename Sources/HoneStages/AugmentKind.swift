@@ -54,9 +54,14 @@ struct AugmentKind: StageKind {
         let chosen = p["fields"]?.arrayValue?.compactMap(\.stringValue) ?? []
 
         let reader = RecordReader(root: input, format: RecordParams.format(p))
+        if chosen.isEmpty, try reader.detectFormat() == .chat {
+            throw StageFailure("augment: chat records have no default fields to rewrite; name them with the 'fields' param")
+        }
         let writer = try LineWriter(path: out.appendingPathComponent("data.jsonl").path)
-        var index = 0, read = 0, malformed = 0, changed = 0
-        var augmented: [String] = []
+        // Copies go to scratch first (originals lead the output); memory stays flat.
+        let copiesPath = context.scratch.appendingPathComponent("copies.jsonl").path
+        let copies = try LineWriter(path: copiesPath)
+        var index = 0, read = 0, malformed = 0
         try reader.forEach { item in
             read += 1
             guard case let .success(record) = item else { malformed += 1; return }
@@ -73,17 +78,18 @@ struct AugmentKind: StageKind {
                 }
                 r.fields["augmented_from"] = .string(record.source.description)
                 r.fields["augment"] = .string(ops.joined(separator: ","))
-                if r.fields != record.fields { changed += 1 }
-                augmented.append(r.jsonLine)
+                try copies.write(r.jsonLine)
             }
             index += 1
         }
         // Originals first, then the copies: a consumer that wants only originals reads a prefix.
-        for line in augmented { try writer.write(line) }
+        try copies.close()
+        for line in LineReader(path: copiesPath) { try writer.write(String(decoding: line.bytes, as: UTF8.self)) }
         try writer.close()
+        let augmented = copies.count
         try RecordParams.checkRejects(malformed: malformed, read: read, params: p)
-        context.log.write("augment: \(index) records -> \(writer.count) (\(augmented.count) augmented)")
-        return StageResult(metrics: ["originals": Double(index), "augmented": Double(augmented.count),
+        context.log.write("augment: \(index) records -> \(writer.count) (\(augmented) augmented)")
+        return StageResult(metrics: ["originals": Double(index), "augmented": Double(augmented),
                                      "records": Double(writer.count), "malformed": Double(malformed)])
     }
 }

@@ -7,7 +7,7 @@ import HonePipeline
 /// `Splitter`). Two passes over the input: keys first, then the records, streaming.
 struct SplitKind: StageKind {
     let name = "split"
-    let version = "1"
+    let version = "2"
     let summary = "deterministic train/val/test split (default 70/15/15), stratified by label, with group_by against leaks"
     let inputs = [InputSpec("data", help: "a file or folder of records")]
     let outputs = [OutputSpec("train", help: "data.jsonl"), OutputSpec("val", help: "data.jsonl"),
@@ -73,6 +73,9 @@ struct SplitKind: StageKind {
         try RecordParams.checkRejects(malformed: malformed, read: read, params: p)
         let groups = Set(keys.map(\.group)).count
         context.log.write("split: \(writers[0].count) train, \(writers[1].count) val, \(writers[2].count) test from \(groups) groups")
+        for (i, w) in writers.enumerated() where w.count == 0 && ratios[i] > 0 {
+            context.log.write("warning: \(names[i]) is empty although its ratio is \(ratios[i]): too few records or groups")
+        }
         return StageResult(metrics: [
             "train": Double(writers[0].count), "val": Double(writers[1].count), "test": Double(writers[2].count),
             "groups": Double(groups), "malformed": Double(malformed),

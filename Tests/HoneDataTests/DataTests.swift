@@ -187,3 +187,13 @@ func readAll(_ url: URL, format: RecordFormat? = nil) throws -> (records: [Recor
         #expect(records.first?["text"] == "\u{FFFD}A and 😀")
     }
 }
+
+@Suite struct SplitterStrataTests {
+    /// Many labels with one or two records each: val and test still get their share.
+    @Test func fineGrainedLabelsStillFillEverySplit() {
+        let k = (0..<200).map { Splitter.Key(group: "r\($0)", stratum: "label\($0 / 2)") }
+        let a = Splitter.assign(k, ratios: [0.7, 0.15, 0.15], rngKey: 4)
+        let counts = (0...2).map { s in a.filter { $0 == s }.count }
+        #expect(counts == [140, 30, 30], "\(counts)")
+    }
+}

@@ -73,10 +73,10 @@ func runPipeline(_ yaml: String, files: [String: String]) throws -> Lockfile {
         #expect(clean.outputs["data"]?.digest.hex == "3be76cb8a25aa736ae5afae1706850c32c3dfdfc36d5f13e92222c76f9e681dd")
         #expect(clean.outputs["rejects"]?.digest.hex == "a1ba0e3ef54860c3cc288876c2e5479c6fb6fc1a0ffb2501292acc630cf6713d")
         let split = try #require(lock.stages["split"])
-        #expect([split.metrics["train"], split.metrics["val"], split.metrics["test"]] == [4, 1, 2])
+        #expect([split.metrics["train"], split.metrics["val"], split.metrics["test"]] == [4, 2, 1])
         #expect(split.outputs["train"]?.digest.hex == "b230f832dcdf167e6991b39b87065498b15f57305b1e76e98ed7af157307a5a6")
-        #expect(split.outputs["val"]?.digest.hex == "de90ed7eb2fca6ef465cd2db8925603a7122703f1b483ea5acfd0b4ff83ceaa8")
-        #expect(split.outputs["test"]?.digest.hex == "ae5a99194cd29c9c331052ac42180ec94c688ca979a190f86c4d4ec245fb9ddf")
+        #expect(split.outputs["val"]?.digest.hex == "3bda16c3e3b7847bac394263de15cf55ae3ca4f42a54279da7a624852f1737ee")
+        #expect(split.outputs["test"]?.digest.hex == "bbc091ebbc3bc843a6eb56125f107c903df430d0a0a4f77e368d4c05fe697c93")
     }
 
     @Test func augmentGivesThePinnedBytesAndPointsAtItsSources() throws {
