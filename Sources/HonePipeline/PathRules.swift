@@ -29,8 +29,8 @@ enum PathRules {
             }
         }
         if parts.isEmpty { return .failure(.climbs(raw)) }
-        // subtle: only the parts that exist today can be symlinks; a path created later by a
-        // stage is checked again when the runner resolves it.
+        // subtle: only the parts that exist today can be symlinks; a symlink a stage makes later
+        // is caught when the runner touches the path (StageExecutor.insideWorkspace).
         let root = workspace.resolvingSymlinksInPath().path
         var current = root
         for part in parts {

@@ -32,7 +32,7 @@ struct StageExecutor: @unchecked Sendable {
         guard case let .shell(shell) = stage.body else { return }
         for out in shell.allOuts {
             guard let artifact = record.outputs[out.path] else { continue }
-            let dest = workspace.path(out)
+            let dest = try insideWorkspace(out)
             if (try? workspace.stats.artifact(at: dest, key: out.path))??.digest == artifact.digest { continue }
             try workspace.objects.restoreArtifact(artifact, to: dest)
             workspace.stats.forget(out.path)
@@ -82,10 +82,32 @@ struct StageExecutor: @unchecked Sendable {
 
     // MARK: shell
 
+    /// The path of `p` with symlinks resolved, refused when that lands outside the workspace
+    /// (a symlink made after the pipeline was checked, by a stage or by hand).
+    func insideWorkspace(_ p: WorkspacePath) throws -> String {
+        let path = workspace.path(p)
+        let parent = URL(fileURLWithPath: path).deletingLastPathComponent().resolvingSymlinksInPath().path
+        let root = workspace.root.resolvingSymlinksInPath().path
+        guard parent == root || parent.hasPrefix(root + "/") else {
+            throw Failure(description: "'\(p)' now leads outside the workspace through a symlink (to \(parent)); refusing to touch it")
+        }
+        return path
+    }
+
+    /// `p` with every symlink resolved, which must still be inside the workspace.
+    func resolvedInside(_ p: WorkspacePath) throws -> String {
+        let resolved = URL(fileURLWithPath: try insideWorkspace(p)).resolvingSymlinksInPath().path
+        let root = workspace.root.resolvingSymlinksInPath().path
+        guard resolved.hasPrefix(root + "/") else {
+            throw Failure(description: "'\(p)' is a symlink to \(resolved), outside the workspace")
+        }
+        return resolved
+    }
+
     func runShell(_ name: String, _ shell: ShellStage, inputs: [String: URL], logPath: String) throws {
         let fm = FileManager.default
         for out in shell.allOuts {
-            let p = workspace.path(out)
+            let p = try insideWorkspace(out)
             if let attributes = try? fm.attributesOfItem(atPath: p), attributes[.type] as? FileAttributeType == .typeDirectory {
                 try fm.removeItem(atPath: p)
             } else {
@@ -173,7 +195,9 @@ struct StageExecutor: @unchecked Sendable {
             }
             // A workspace file no stage makes is taken into the store first, so the run can be
             // traced to bytes the store holds.
-            if case let .path(p)? = refs[name], try workspace.objects.putArtifact(at: workspace.path(p)).digest != artifact.digest {
+            // subtle: a symlink inside the workspace (git-annex, DVC's cache links) is stored as
+            // the file it points to, as the stat cache hashed it.
+            if case let .path(p)? = refs[name], try workspace.objects.putArtifact(at: try resolvedInside(p)).digest != artifact.digest {
                 throw Failure(description: "input '\(name)' (\(p)) changed while the stage was starting; run again")
             }
             do {

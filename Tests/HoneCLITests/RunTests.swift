@@ -200,3 +200,20 @@ import Testing
         #expect(box.read("keep.txt") == "hi\n")
     }
 }
+
+@Suite struct RuntimeSymlinkTests {
+    /// A symlink a stage makes while running cannot lead a later stage's outs outside.
+    @Test func outThroughASymlinkMadeAtRunTimeIsRefused() throws {
+        let box = try Sandbox()
+        let outside = try Sandbox()
+        try box.write("p.yaml", """
+        stages:
+          a: {kind: shell, cmd: "ln -sfn \(outside.root.path) link && echo ok > a.txt", outs: [a.txt]}
+          b: {kind: shell, cmd: "echo hi > link/x.txt", deps: [a.txt], outs: [link/x.txt]}
+        """)
+        let r = try box.hone("run", "p.yaml")
+        #expect(r.status == 1)
+        #expect(r.err.contains("'link/x.txt' now leads outside the workspace through a symlink"), "\(r.err)")
+        #expect(!outside.exists("x.txt"))
+    }
+}
