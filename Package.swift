@@ -31,7 +31,7 @@ let package = Package(
         // Record formats, clean, split, augment, the tokenizer: no pipelines, no store.
         .target(name: "HoneData", dependencies: ["HoneBase", "HoneFormats"]),
         .target(name: "HonePipeline", dependencies: ["CYAML", "HoneStore", "HoneBase"]),
-        .target(name: "HoneTensor", dependencies: ["CBLAS"]),
+        .target(name: "HoneTensor", dependencies: ["CBLAS", "HoneBase"]),
         .target(name: "HoneStages", dependencies: ["HonePipeline", "HoneData", "HoneFormats", "HoneTensor"]),
         .executableTarget(name: "hone", dependencies: [
             "HoneStages", "HonePipeline", "HoneStore", "HoneBase", "HoneTensor",
@@ -39,11 +39,12 @@ let package = Package(
         ]),
 
         // `make bench`: measures the store beside plain zlib + SHA-256 on the same bytes.
-        .executableTarget(name: "hone-bench", dependencies: ["HoneStore", "HoneBase", "HoneData", "CZlib"]),
+        .executableTarget(name: "hone-bench", dependencies: ["HoneStore", "HoneBase", "HoneData", "HoneTensor", "CZlib"]),
 
         .testTarget(name: "HoneStoreTests", dependencies: ["HoneStore", "HoneBase"]),
         .testTarget(name: "HoneDataTests", dependencies: ["HoneData", "HoneBase"]),
         .testTarget(name: "HoneFormatsTests", dependencies: ["HoneFormats"]),
+        .testTarget(name: "HoneTensorTests", dependencies: ["HoneTensor", "HoneBase"]),
         .testTarget(name: "HonePipelineTests", dependencies: ["HonePipeline", "HoneBase", "HoneStore"], exclude: ["Corpus"]),
         .testTarget(name: "HoneStagesTests", dependencies: ["HoneStages", "HonePipeline", "HoneBase", "HoneStore"]),
         // Runs the built `hone` binary as a user would (HONE_BIN, or .build/<config>/hone).

@@ -3,11 +3,13 @@ import Foundation
 // `make bench` figures, one JSON line each:
 //   hone-bench store [REPS]                       the object store beside zlib-1 + SHA-256
 //   hone-bench tokenizer CORPUS [HF_4096.json HF_8192.json]   BPE training and encoding
+//   hone-bench matmul                             the linear layer at 1 and 2 threads
 let args = Array(CommandLine.arguments.dropFirst())
 switch args.first {
 case "store": try storeBench(reps: Int(args.dropFirst().first ?? "3") ?? 3)
+case "matmul": matmulBench()
 case "tokenizer": try tokenizerBench(corpus: args.dropFirst().first ?? "/tmp/bpe_corpus.txt", hf: Array(args.dropFirst(2)))
 default:
-    FileHandle.standardError.write(Data("usage: hone-bench store [REPS] | tokenizer CORPUS [HF_JSON...]\n".utf8))
+    FileHandle.standardError.write(Data("usage: hone-bench store [REPS] | tokenizer CORPUS [HF_JSON...] | matmul\n".utf8))
     exit(2)
 }
