@@ -51,7 +51,7 @@ func time(_ body: () throws -> Void) rethrows -> Double {
 
 func mbs(_ seconds: [Double]) -> [String: Double] {
     let xs = seconds.map { Double(size) / 1e6 / $0 }.sorted()
-    return ["min": (xs.first! * 10).rounded() / 10, "med": (xs[xs.count / 2] * 10).rounded() / 10, "max": (xs.last! * 10).rounded() / 10]
+    return ["min": ((xs.first ?? 0) * 10).rounded() / 10, "med": (xs[xs.count / 2] * 10).rounded() / 10, "max": ((xs.last ?? 0) * 10).rounded() / 10]
 }
 
 func storeBench(reps: Int) throws {
@@ -65,7 +65,7 @@ for (name, buffer) in [("weights_f32", weights()), ("tokens_u16", tokens())] {
         let store = try ObjectStore(root: dir)
         var digest: Digest?
         writes.append(try time { digest = try store.put(bytes: buffer) })
-        guard let digest else { fatalError("no digest") }
+        guard let digest else { continue }
         stored = store.storedSize(digest)
         reads.append(try time { var n = 0; try store.read(digest) { n += $0.count }; precondition(n == size) })
         zlibs.append(time {

@@ -9,12 +9,10 @@ public enum ByteLevel {
         var next: UInt32 = 256
         for b in 0..<256 {
             let printable = (33...126).contains(b) || (161...172).contains(b) || (174...255).contains(b)
-            if printable {
-                out[b] = Character(Unicode.Scalar(UInt32(b))!)
-            } else {
-                out[b] = Character(Unicode.Scalar(next)!)
-                next += 1
-            }
+            // Both ranges (below 0x100, and 0x100...0x143) are valid scalars.
+            let scalar = Unicode.Scalar(printable ? UInt32(b) : next) ?? "?"
+            out[b] = Character(scalar)
+            if !printable { next += 1 }
         }
         return out
     }()
