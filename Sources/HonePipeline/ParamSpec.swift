@@ -31,7 +31,12 @@ public indirect enum ParamType: Sendable, CustomStringConvertible {
         case let .number(lo, hi): return "a number" + Self.range(lo, hi)
         case let .string(choices?): return "one of " + choices.map { "'\($0)'" }.joined(separator: ", ")
         case .string: return "a string"
-        case let .list(element): return "a list of " + element.description.replacingOccurrences(of: "a ", with: "")
+        case let .list(element):
+            // "a number in 0...1" -> "numbers in 0...1"
+            var words = element.description.split(separator: " ").map(String.init)
+            if ["a", "an"].contains(words.first ?? "") { words.removeFirst() }
+            if let noun = words.first, !noun.hasPrefix("'"), !noun.hasSuffix("s") { words[0] = noun + "s" }
+            return "a list of " + words.joined(separator: " ")
         case .any: return "any value"
         }
     }

@@ -10,8 +10,10 @@ struct Kinds: ParsableCommand {
     func run() throws {
         let all = BuiltinKinds.all
         guard let kind else {
-            print("shell  a command over workspace files (cmd, deps, outs, params, metrics)")
-            for k in all { print("\(k.name)  \(k.summary)") }
+            let rows = [("shell", "a command over workspace files (cmd, deps, outs, params, metrics, inputs)")]
+                + all.map { ($0.name, $0.summary) }
+            let width = rows.map(\.0.count).max() ?? 0
+            for (name, summary) in rows { print(name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + summary) }
             return
         }
         if kind == "shell" {
