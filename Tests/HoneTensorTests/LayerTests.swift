@@ -1,0 +1,102 @@
+import Foundation
+import HoneBase
+import HoneTensor
+import Testing
+
+/// Central differences in double precision against each layer's analytic backward.
+@Suite struct LayerGradientTests {
+    func check(_ name: String, _ param: Buffer, _ grad: Buffer, samples: Int = 8, h: Float = 1e-2,
+               tolerance: Double = 2e-3, key: UInt64, loss: () -> Double) {
+        var rng = CounterRNG(key: key)
+        for _ in 0..<samples {
+            let i = rng.below(param.count)
+            let saved = param[i]
+            param[i] = saved + h; let up = loss()
+            param[i] = saved - h; let down = loss()
+            param[i] = saved
+            let numeric = (up - down) / (2 * Double(h))
+            let rel = abs(numeric - Double(grad[i])) / max(1e-2, abs(numeric))
+            #expect(rel < tolerance, "\(name)[\(i)]: analytic \(grad[i]), numeric \(numeric)")
+        }
+    }
+
+    @Test func rmsNormBackwardMatchesFiniteDifferences() {
+        let M = 37, C = 48
+        let x = random(M * C, key: 20, std: 1), g = random(C, key: 21, std: 1), r = random(M * C, key: 22, std: 1)
+        let out = Buffer(M * C), rstd = Buffer(M), dx = Buffer(M * C), dg = Buffer(C)
+        RMSNorm.forward(out: out.pointer, rstd: rstd.pointer, inp: x.pointer, weight: g.pointer, M: M, C: C, eps: 1e-5, threads: 2)
+        RMSNorm.backward(dinp: dx.pointer, dweight: dg.pointer, dout: r.pointer, inp: x.pointer, weight: g.pointer,
+                         rstd: rstd.pointer, M: M, C: C, threads: 2)
+        func loss() -> Double {  // Σ r ⊙ rmsnorm(x), in doubles
+            var total = 0.0
+            for i in 0..<M {
+                var ss = 0.0
+                for j in 0..<C { ss += Double(x[i * C + j]) * Double(x[i * C + j]) }
+                let inv = 1 / (ss / Double(C) + 1e-5).squareRoot()
+                for j in 0..<C { total += Double(r[i * C + j]) * Double(x[i * C + j]) * inv * Double(g[j]) }
+            }
+            return total
+        }
+        check("dx", x, dx, key: 23, loss: loss)
+        check("dweight", g, dg, key: 24, loss: loss)
+    }
+
+    @Test func swigluBackwardMatchesFiniteDifferences() {
+        let n = 500
+        let a = random(n, key: 30, std: 2), b = random(n, key: 31, std: 1), r = random(n, key: 32, std: 1)
+        let da = Buffer(n), db = Buffer(n)
+        SwiGLU.backward(dgate: da.pointer, dup: db.pointer, dout: r.pointer, gate: a.pointer, up: b.pointer, count: n, threads: 2)
+        func loss() -> Double {
+            (0..<n).reduce(0.0) { s, i in
+                let x = Double(a[i])
+                return s + Double(r[i]) * x / (1 + Foundation.exp(-x)) * Double(b[i])
+            }
+        }
+        check("dgate", a, da, key: 33, loss: loss)
+        check("dup", b, db, key: 34, loss: loss)
+    }
+
+    @Test func maskedCrossEntropyMatchesFiniteDifferencesAndIgnoresUnmaskedRows() {
+        let M = 9, V = 31
+        let z = random(M * V, key: 40, std: 2)
+        let targets = (0..<M).map { Int32(($0 * 7) % V) }
+        let mask: [UInt8] = [1, 0, 1, 1, 0, 1, 1, 1, 0]
+        let d = Buffer(M * V), losses = Buffer(M)
+        let value = targets.withUnsafeBufferPointer { t in mask.withUnsafeBufferPointer { m in
+            CrossEntropy.forwardBackward(dlogits: d.pointer, losses: losses.pointer, logits: z.pointer, targets: t.baseAddress!,
+                                         mask: m.baseAddress, M: M, V: V, threads: 2)
+        } }
+        func loss() -> Double {
+            var total = 0.0, n = 0.0
+            for i in 0..<M where mask[i] != 0 {
+                let row = (0..<V).map { Double(z[i * V + $0]) }
+                let mx = row.max() ?? 0
+                let lse = Foundation.log(row.reduce(0) { $0 + Foundation.exp($1 - mx) }) + mx
+                total += lse - row[Int(targets[i])]; n += 1
+            }
+            return total / n
+        }
+        #expect(abs(Double(value) - loss()) < 1e-5)
+        check("dlogits", z, d, samples: 20, key: 41, loss: loss)
+        for i in 0..<M where mask[i] == 0 { #expect((0..<V).allSatisfy { d[i * V + $0] == 0 }) }
+    }
+
+    @Test func layersGiveTheSameBitsOnOneAndTwoThreads() {
+        let M = 130, C = 64
+        let x = random(M * C, key: 50, std: 1), g = random(C, key: 51, std: 1), r = random(M * C, key: 52, std: 1)
+        func run(_ threads: Int) -> [UInt32] {
+            let out = Buffer(M * C), rstd = Buffer(M), dx = Buffer(M * C), dg = Buffer(C)
+            RMSNorm.forward(out: out.pointer, rstd: rstd.pointer, inp: x.pointer, weight: g.pointer, M: M, C: C, eps: 1e-5, threads: threads)
+            RMSNorm.backward(dinp: dx.pointer, dweight: dg.pointer, dout: r.pointer, inp: x.pointer, weight: g.pointer,
+                             rstd: rstd.pointer, M: M, C: C, threads: threads)
+            let d = Buffer(M * C), losses = Buffer(M)
+            let targets = (0..<M).map { Int32($0 % C) }
+            let loss = targets.withUnsafeBufferPointer {
+                CrossEntropy.forwardBackward(dlogits: d.pointer, losses: losses.pointer, logits: out.pointer, targets: $0.baseAddress!,
+                                             mask: nil, M: M, V: C, threads: threads)
+            }
+            return (Array(out.buffer) + Array(dx.buffer) + Array(dg.buffer) + Array(d.buffer) + [loss]).map(\.bitPattern)
+        }
+        #expect(run(1) == run(2))
+    }
+}
