@@ -1,0 +1,97 @@
+import Foundation
+import HoneBase
+import HoneTensor
+import Testing
+
+@Suite struct AttentionTests {
+    let s = Attention.Shape(B: 2, T: 7, H: 6, Hkv: 2, D: 8)  // GQA: 3 query heads per kv head
+
+    /// Double-precision causal attention with GQA, the reference the fast path is checked against.
+    func reference(_ q: Buffer, _ k: Buffer, _ v: Buffer) -> [Double] {
+        var out = [Double](repeating: 0, count: s.B * s.T * s.H * s.D)
+        for b in 0..<s.B { for h in 0..<s.H {
+            let kvh = h / (s.H / s.Hkv)
+            for t in 0..<s.T {
+                var scores = (0...t).map { u in
+                    (0..<s.D).reduce(0.0) { $0 + Double(q[((b * s.T + t) * s.H + h) * s.D + $1]) * Double(k[((b * s.T + u) * s.Hkv + kvh) * s.D + $1]) }
+                        / Double(s.D).squareRoot()
+                }
+                let mx = scores.max() ?? 0
+                scores = scores.map { Foundation.exp($0 - mx) }
+                let sum = scores.reduce(0, +)
+                for u in 0...t { for d in 0..<s.D {
+                    out[((b * s.T + t) * s.H + h) * s.D + d] += scores[u] / sum * Double(v[((b * s.T + u) * s.Hkv + kvh) * s.D + d])
+                } }
+            }
+        } }
+        return out
+    }
+
+    @Test func forwardMatchesTheReferenceAndIsCausal() {
+        let q = random(s.B * s.T * s.H * s.D, key: 60, std: 1), k = random(s.B * s.T * s.Hkv * s.D, key: 61, std: 1)
+        let v = random(s.B * s.T * s.Hkv * s.D, key: 62, std: 1)
+        let out = Buffer(q.count), probs = Buffer(s.B * s.H * s.T * s.T)
+        Attention.forward(out: out.pointer, probs: probs.pointer, q: q.pointer, k: k.pointer, v: v.pointer, s, threads: 2)
+        let ref = reference(q, k, v)
+        #expect((0..<out.count).allSatisfy { abs(Double(out[$0]) - ref[$0]) < 1e-5 })
+        // Changing a later position's key leaves earlier outputs alone.
+        k[((0 * s.T + 6) * s.Hkv + 0) * s.D] += 5
+        let out2 = Buffer(q.count)
+        Attention.forward(out: out2.pointer, probs: probs.pointer, q: q.pointer, k: k.pointer, v: v.pointer, s, threads: 2)
+        #expect((0..<(6 * s.H * s.D)).allSatisfy { out[$0] == out2[$0] })
+    }
+
+    @Test func backwardMatchesFiniteDifferencesForQKAndV() {
+        let q = random(s.B * s.T * s.H * s.D, key: 70, std: 1), k = random(s.B * s.T * s.Hkv * s.D, key: 71, std: 1)
+        let v = random(s.B * s.T * s.Hkv * s.D, key: 72, std: 1), r = random(q.count, key: 73, std: 1)
+        let out = Buffer(q.count), probs = Buffer(s.B * s.H * s.T * s.T)
+        let dq = Buffer(q.count), dk = Buffer(k.count), dv = Buffer(v.count)
+        Attention.forward(out: out.pointer, probs: probs.pointer, q: q.pointer, k: k.pointer, v: v.pointer, s, threads: 2)
+        Attention.backward(dq: dq.pointer, dk: dk.pointer, dv: dv.pointer, dout: r.pointer, probs: probs.pointer,
+                           q: q.pointer, k: k.pointer, v: v.pointer, s, threads: 2)
+        func loss() -> Double { zip(reference(q, k, v), (0..<r.count).map { Double(r[$0]) }).reduce(0) { $0 + $1.0 * $1.1 } }
+        var rng = CounterRNG(key: 74)
+        for (x, g, name) in [(q, dq, "dq"), (k, dk, "dk"), (v, dv, "dv")] {
+            for _ in 0..<10 {
+                let i = rng.below(x.count)
+                let saved = x[i]
+                x[i] = saved + 1e-2; let up = loss()
+                x[i] = saved - 1e-2; let down = loss()
+                x[i] = saved
+                let numeric = (up - down) / 2e-2
+                #expect(abs(numeric - Double(g[i])) / max(1e-2, abs(numeric)) < 2e-3, "\(name)[\(i)]: \(g[i]) vs \(numeric)")
+            }
+        }
+    }
+
+    @Test func ropeBackwardIsTheInverseRotationAndKeepsNorms() {
+        let B = 2, T = 5, heads = 3, D = 8
+        let x = random(B * T * heads * D, key: 80, std: 1)
+        let original = Array(x.buffer)
+        let (c, sn) = RoPE.tables(T: T, D: D, theta: 10_000)
+        RoPE.apply(x.pointer, B: B, T: T, heads: heads, D: D, cos: c, sin: sn, threads: 2)
+        // Position 0 is not turned; every vector keeps its length.
+        #expect((0..<(heads * D)).allSatisfy { x[$0] == original[$0] })
+        for v in 0..<(B * T * heads) {
+            let a = (0..<D).reduce(Float(0)) { $0 + x[v * D + $1] * x[v * D + $1] }
+            let b = (0..<D).reduce(Float(0)) { $0 + original[v * D + $1] * original[v * D + $1] }
+            #expect(abs(a - b) < 1e-4)
+        }
+        RoPE.apply(x.pointer, B: B, T: T, heads: heads, D: D, cos: c, sin: sn, inverse: true, threads: 2)
+        #expect((0..<x.count).allSatisfy { abs(x[$0] - original[$0]) < 1e-5 })
+    }
+
+    @Test func attentionGivesTheSameBitsOnOneAndTwoThreads() {
+        let q = random(s.B * s.T * s.H * s.D, key: 90, std: 1), k = random(s.B * s.T * s.Hkv * s.D, key: 91, std: 1)
+        let v = random(s.B * s.T * s.Hkv * s.D, key: 92, std: 1), r = random(q.count, key: 93, std: 1)
+        func run(_ threads: Int) -> [UInt32] {
+            let out = Buffer(q.count), probs = Buffer(s.B * s.H * s.T * s.T)
+            let dq = Buffer(q.count), dk = Buffer(k.count), dv = Buffer(v.count)
+            Attention.forward(out: out.pointer, probs: probs.pointer, q: q.pointer, k: k.pointer, v: v.pointer, s, threads: threads)
+            Attention.backward(dq: dq.pointer, dk: dk.pointer, dv: dv.pointer, dout: r.pointer, probs: probs.pointer,
+                               q: q.pointer, k: k.pointer, v: v.pointer, s, threads: threads)
+            return (Array(out.buffer) + Array(dq.buffer) + Array(dk.buffer) + Array(dv.buffer)).map(\.bitPattern)
+        }
+        #expect(run(1) == run(2))
+    }
+}
