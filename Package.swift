@@ -27,24 +27,30 @@ let package = Package(
             "HoneBase", "CZlib", .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // File formats shared by data and models: token shards (later safetensors, GGUF).
-        .target(name: "HoneFormats"),
+        .target(name: "HoneFormats", dependencies: ["HoneBase"]),
         // Record formats, clean, split, augment, the tokenizer: no pipelines, no store.
         .target(name: "HoneData", dependencies: ["HoneBase", "HoneFormats"]),
         .target(name: "HonePipeline", dependencies: ["CYAML", "HoneStore", "HoneBase"]),
         .target(name: "HoneTensor", dependencies: ["CBLAS", "HoneBase"]),
-        .target(name: "HoneStages", dependencies: ["HonePipeline", "HoneData", "HoneFormats", "HoneTensor"]),
+        // The Llama decoder (forward and backward by hand) and its files: no runner, no store.
+        .target(name: "HoneModel", dependencies: ["HoneTensor", "HoneBase", "HoneFormats"]),
+        // Optimizers, schedules, the training loop and its checkpoints.
+        .target(name: "HoneTrain", dependencies: ["HoneModel", "HoneTensor", "HoneBase", "HoneFormats"]),
+        .target(name: "HoneStages", dependencies: ["HonePipeline", "HoneData", "HoneFormats", "HoneTensor", "HoneModel", "HoneTrain"]),
         .executableTarget(name: "hone", dependencies: [
-            "HoneStages", "HonePipeline", "HoneStore", "HoneBase", "HoneTensor",
+            "HoneStages", "HonePipeline", "HoneStore", "HoneBase", "HoneTensor", "HoneModel", "HoneData",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // `make bench`: measures the store beside plain zlib + SHA-256 on the same bytes.
-        .executableTarget(name: "hone-bench", dependencies: ["HoneStore", "HoneBase", "HoneData", "HoneTensor", "CZlib"]),
+        .executableTarget(name: "hone-bench", dependencies: ["HoneStore", "HoneBase", "HoneData", "HoneTensor", "HoneModel", "HoneTrain", "CZlib"]),
 
         .testTarget(name: "HoneStoreTests", dependencies: ["HoneStore", "HoneBase"]),
         .testTarget(name: "HoneDataTests", dependencies: ["HoneData", "HoneBase"]),
-        .testTarget(name: "HoneFormatsTests", dependencies: ["HoneFormats"]),
+        .testTarget(name: "HoneFormatsTests", dependencies: ["HoneFormats", "HoneBase"]),
         .testTarget(name: "HoneTensorTests", dependencies: ["HoneTensor", "HoneBase"]),
+        .testTarget(name: "HoneModelTests", dependencies: ["HoneModel", "HoneTrain", "HoneTensor", "HoneBase", "HoneFormats"], exclude: ["Fixtures"]),
+        .testTarget(name: "HoneTrainTests", dependencies: ["HoneTrain", "HoneModel", "HoneTensor", "HoneBase"]),
         .testTarget(name: "HonePipelineTests", dependencies: ["HonePipeline", "HoneBase", "HoneStore"], exclude: ["Corpus"]),
         .testTarget(name: "HoneStagesTests", dependencies: ["HoneStages", "HonePipeline", "HoneBase", "HoneStore"]),
         // Runs the built `hone` binary as a user would (HONE_BIN, or .build/<config>/hone).

@@ -91,6 +91,9 @@ public enum TokenShard {
         public let offsets: [UInt64]
         public let mask: [UInt8]?
         public var documents: Int { offsets.count - 1 }
+        public init(tokens: [UInt32], offsets: [UInt64], mask: [UInt8]?) {
+            self.tokens = tokens; self.offsets = offsets; self.mask = mask
+        }
         public func document(_ i: Int) -> ArraySlice<UInt32> { tokens[Int(offsets[i])..<Int(offsets[i + 1])] }
     }
 

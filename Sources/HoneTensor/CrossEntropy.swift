@@ -9,11 +9,15 @@ public enum CrossEntropy {
 
     /// Returns the mean loss over masked rows (0 when none). `mask` nil means every row.
     /// `losses` (M) receives each row's loss (0 outside the mask).
+    /// `normalizer` replaces n when the batch is one micro-batch of several: dividing by the
+    /// masked rows of the whole batch makes k micro-batches sum to the gradient of one.
     public static func forwardBackward(dlogits: UnsafeMutablePointer<Float>, losses: UnsafeMutablePointer<Float>,
                                        logits: UnsafePointer<Float>, targets: UnsafePointer<Int32>,
-                                       mask: UnsafePointer<UInt8>?, M: Int, V: Int, threads: Int) -> Float {
+                                       mask: UnsafePointer<UInt8>?, M: Int, V: Int, normalizer: Int? = nil,
+                                       threads: Int) -> Float {
         var n = 0
         for i in 0..<M where mask.map({ $0[i] != 0 }) ?? true { n += 1 }
+        if let normalizer { n = normalizer }
         let scale = n > 0 ? 1 / Float(n) : 0
         let slices = Parallel.slices(M, size: rowsPerTask)
         Parallel.run(tasks: slices.count, threads: threads) { t in

@@ -5,7 +5,8 @@ import Foundation
 /// (GGUF files store q/k rows permuted for the interleaved layout: importers un-permute them,
 /// see ../shared/REFERENCE.md §4, so this one layout serves both.)
 ///
-/// Layout: x[B, T, heads, D], rotated in place. Backward turns the gradient back by −angle.
+/// Layout: x[B, T, heads, D], rotated in place; row t sits at position start + t (a KV cache's
+/// new rows). Backward turns the gradient back by −angle.
 public enum RoPE {
     /// cos and sin tables [T, D/2] for positions 0..<T.
     public static func tables(T: Int, D: Int, theta: Double) -> (cos: [Float], sin: [Float]) {
@@ -21,10 +22,10 @@ public enum RoPE {
     }
 
     public static func apply(_ x: UnsafeMutablePointer<Float>, B: Int, T: Int, heads: Int, D: Int,
-                             cos: [Float], sin: [Float], inverse: Bool = false, threads: Int) {
+                             cos: [Float], sin: [Float], start: Int = 0, inverse: Bool = false, threads: Int) {
         let half = D / 2
         Parallel.run(tasks: B * T, threads: threads) { bt in
-            let p = bt % T
+            let p = start + bt % T
             for h in 0..<heads {
                 let v = x + (bt * heads + h) * D
                 for i in 0..<half {

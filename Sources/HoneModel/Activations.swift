@@ -1,0 +1,86 @@
+import HoneTensor
+
+/// Every buffer one forward and backward pass of B sequences of T tokens needs, allocated once
+/// for that shape and reused by every step: the step loop allocates nothing.
+public final class Activations {
+    public let B: Int, T: Int
+    public var M: Int { B * T }
+
+    public let tokens: UnsafeMutablePointer<Int32>
+    /// Residual stream: resid[l] enters layer l; resid[layers] leaves the last one.
+    let resid: [Buffer]
+    let layers: [LayerActivations]
+    /// The final norm's output (what the heads read) and its 1/rms.
+    public let final: Buffer
+    let finalRstd: Buffer
+    /// Gradient flowing into `final`; heads accumulate into it before `Model.backward`.
+    public let dfinal: Buffer
+    /// LM head logits [M, V] and their gradient (the fused cross-entropy writes it).
+    public let logits: Buffer
+    public let dlogits: Buffer
+    public let rowLosses: Buffer
+    /// Scalar head output [M] and its gradient.
+    public let scores: Buffer
+    public let dscores: Buffer
+
+    // Backward scratch, shared by the layers one at a time.
+    let dres: Buffer, dxn: Buffer, dbranch: Buffer
+    let dq: Buffer, dk: Buffer, dv: Buffer, datt: Buffer
+    let dgate: Buffer, dup: Buffer, dh: Buffer
+
+    public init(config c: ModelConfig, B: Int, T: Int, withLogits: Bool = true) {
+        self.B = B; self.T = T
+        let M = B * T, d = c.hiddenSize
+        tokens = .allocate(capacity: max(1, M))
+        tokens.initialize(repeating: 0, count: max(1, M))
+        resid = (0...c.layers).map { _ in Buffer(M * d) }
+        layers = (0..<c.layers).map { _ in LayerActivations(c, B: B, T: T) }
+        final = Buffer(M * d); finalRstd = Buffer(M); dfinal = Buffer(M * d)
+        logits = Buffer(withLogits ? M * c.vocabSize : 0)
+        dlogits = Buffer(withLogits ? M * c.vocabSize : 0)
+        rowLosses = Buffer(M)
+        scores = Buffer(M); dscores = Buffer(M)
+        dres = Buffer(M * d); dxn = Buffer(M * d); dbranch = Buffer(M * d)
+        dq = Buffer(M * c.heads * c.headDim); datt = Buffer(M * c.heads * c.headDim)
+        dk = Buffer(M * c.kv * c.headDim); dv = Buffer(M * c.kv * c.headDim)
+        dgate = Buffer(M * c.ffn); dup = Buffer(M * c.ffn); dh = Buffer(M * c.ffn)
+    }
+
+    deinit { tokens.deallocate() }
+
+    /// Bytes held, for memory reports.
+    public var bytes: Int {
+        var n = resid.reduce(0) { $0 + $1.count } + layers.reduce(0) { $0 + $1.floats }
+        for b in [final, finalRstd, dfinal, logits, dlogits, rowLosses, scores, dscores, dres, dxn, dbranch,
+                  dq, dk, dv, datt, dgate, dup, dh] { n += b.count }
+        return n * 4 + M * 4
+    }
+}
+
+/// What one layer keeps from its forward for its backward.
+final class LayerActivations {
+    let xn1: Buffer, rstd1: Buffer
+    /// q and k after the rotary embedding (what attention saw).
+    let q: Buffer, k: Buffer, v: Buffer
+    let probs: Buffer, att: Buffer
+    /// The residual stream after the attention branch.
+    let mid: Buffer
+    let xn2: Buffer, rstd2: Buffer
+    let gate: Buffer, up: Buffer, h: Buffer
+    /// Dropout masks of the two branches (empty without dropout).
+    let mask1: Buffer, mask2: Buffer
+
+    init(_ c: ModelConfig, B: Int, T: Int) {
+        let M = B * T, d = c.hiddenSize, hd = c.headDim
+        xn1 = Buffer(M * d); rstd1 = Buffer(M)
+        q = Buffer(M * c.heads * hd); k = Buffer(M * c.kv * hd); v = Buffer(M * c.kv * hd)
+        probs = Buffer(B * c.heads * T * T); att = Buffer(M * c.heads * hd)
+        mid = Buffer(M * d); xn2 = Buffer(M * d); rstd2 = Buffer(M)
+        gate = Buffer(M * c.ffn); up = Buffer(M * c.ffn); h = Buffer(M * c.ffn)
+        mask1 = Buffer(c.dropout > 0 ? M * d : 0); mask2 = Buffer(c.dropout > 0 ? M * d : 0)
+    }
+
+    var floats: Int {
+        [xn1, rstd1, q, k, v, probs, att, mid, xn2, rstd2, gate, up, h, mask1, mask2].reduce(0) { $0 + $1.count }
+    }
+}

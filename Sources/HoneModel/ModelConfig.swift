@@ -1,0 +1,125 @@
+import HoneBase
+
+/// Every hyperparameter of the decoder, with its default, in one value. The names follow
+/// Hugging Face's LlamaConfig, so `config.json` maps one key to one field (see `hfJSON`).
+public struct ModelConfig: Equatable, Sendable {
+    public var vocabSize: Int
+    public var hiddenSize: Int = 256
+    /// The SwiGLU width; 0 means Llama's rule, 256·⌈⌊8d/3⌋/256⌉.
+    public var intermediateSize: Int = 0
+    public var layers: Int = 4
+    public var heads: Int = 4
+    /// Key/value heads (grouped-query attention when fewer than `heads`); 0 means `heads`.
+    public var kvHeads: Int = 0
+    public var maxPositions: Int = 512
+    public var ropeTheta: Double = 10_000
+    public var normEps: Float = 1e-5
+    /// The LM head reuses the embedding table (as SmolLM2 does).
+    public var tiedEmbeddings: Bool = true
+    /// A scalar head (`score.weight`, [1, d]) beside the LM head: reward and value models.
+    public var scalarHead: Bool = false
+    /// Dropout on each residual branch (after the attention output and the MLP down projection).
+    public var dropout: Float = 0
+    /// Standard deviation of the normal initialisation of every matrix.
+    public var initStd: Float = 0.02
+    public var bosTokenId: Int? = nil
+    public var eosTokenId: Int? = nil
+
+    public init(vocabSize: Int) { self.vocabSize = vocabSize }
+
+    public var ffn: Int { intermediateSize > 0 ? intermediateSize : 256 * ((8 * hiddenSize / 3 + 255) / 256) }
+    public var kv: Int { kvHeads > 0 ? kvHeads : heads }
+    public var headDim: Int { hiddenSize / heads }
+
+    /// Why this config cannot build a model, or nil.
+    public var problem: String? {
+        if vocabSize < 1 { return "vocab_size must be at least 1" }
+        if hiddenSize < 2 || heads < 1 || hiddenSize % heads != 0 { return "hidden_size \(hiddenSize) must be a multiple of heads \(heads)" }
+        if headDim % 2 != 0 { return "the head dimension hidden_size/heads = \(headDim) must be even for rotary embeddings" }
+        if heads % kv != 0 { return "heads \(heads) must be a multiple of kv_heads \(kv)" }
+        if layers < 1 { return "layers must be at least 1" }
+        if maxPositions < 1 { return "max_positions must be at least 1" }
+        if !(0..<1).contains(dropout) { return "dropout must be in [0, 1)" }
+        return nil
+    }
+
+    /// Hugging Face's `config.json` for LlamaForCausalLM.
+    public var hfJSON: JSONValue {
+        var o: [String: JSONValue] = [
+            "architectures": .array([.string("LlamaForCausalLM")]),
+            "model_type": .string("llama"),
+            "vocab_size": .int(vocabSize),
+            "hidden_size": .int(hiddenSize),
+            "intermediate_size": .int(ffn),
+            "num_hidden_layers": .int(layers),
+            "num_attention_heads": .int(heads),
+            "num_key_value_heads": .int(kv),
+            "head_dim": .int(headDim),
+            "max_position_embeddings": .int(maxPositions),
+            "rope_theta": .double(ropeTheta),
+            "rms_norm_eps": .double(Double(normEps)),
+            "tie_word_embeddings": .bool(tiedEmbeddings),
+            "hidden_act": .string("silu"),
+            "attention_bias": .bool(false),
+            "mlp_bias": .bool(false),
+            "attention_dropout": .double(0),
+            "initializer_range": .double(Double(initStd)),
+            "torch_dtype": .string("float32"),
+            "hone_scalar_head": .bool(scalarHead),
+            "hone_dropout": .double(Double(dropout)),
+        ]
+        if let bosTokenId { o["bos_token_id"] = .int(bosTokenId) }
+        if let eosTokenId { o["eos_token_id"] = .int(eosTokenId) }
+        return .object(o)
+    }
+
+    /// Reads a Hugging Face Llama `config.json` (and Hone's own additions).
+    public init(hfJSON json: JSONValue) throws {
+        func int(_ k: String) throws -> Int {
+            guard let v = json[k]?.intValue else { throw ModelError.config("config.json: '\(k)' must be an integer") }
+            return v
+        }
+        if let type = json["model_type"]?.stringValue, type != "llama" {
+            throw ModelError.config("config.json: model_type '\(type)' is not supported (expected 'llama')")
+        }
+        self.init(vocabSize: try int("vocab_size"))
+        hiddenSize = try int("hidden_size")
+        intermediateSize = try int("intermediate_size")
+        layers = try int("num_hidden_layers")
+        heads = try int("num_attention_heads")
+        kvHeads = json["num_key_value_heads"]?.intValue ?? heads
+        if let hd = json["head_dim"]?.intValue, hd != hiddenSize / max(heads, 1) {
+            throw ModelError.config("config.json: head_dim \(hd) differs from hidden_size/num_attention_heads; not supported")
+        }
+        maxPositions = json["max_position_embeddings"]?.intValue ?? 2048
+        ropeTheta = json["rope_theta"]?.doubleValue ?? 10_000
+        normEps = Float(json["rms_norm_eps"]?.doubleValue ?? 1e-6)
+        tiedEmbeddings = json["tie_word_embeddings"]?.boolValue ?? false
+        scalarHead = json["hone_scalar_head"]?.boolValue ?? false
+        dropout = Float(json["hone_dropout"]?.doubleValue ?? 0)
+        initStd = Float(json["initializer_range"]?.doubleValue ?? 0.02)
+        bosTokenId = json["bos_token_id"]?.intValue
+        eosTokenId = json["eos_token_id"]?.intValue ?? json["eos_token_id"]?.arrayValue?.first?.intValue
+        if let act = json["hidden_act"]?.stringValue, act != "silu" {
+            throw ModelError.config("config.json: hidden_act '\(act)' is not supported (expected 'silu')")
+        }
+        if json["rope_scaling"].map({ $0 != .null }) ?? false {
+            throw ModelError.config("config.json: rope_scaling is not supported")
+        }
+        if let p = problem { throw ModelError.config("config.json: \(p)") }
+    }
+}
+
+public enum ModelError: Error, CustomStringConvertible, Equatable {
+    case config(String)
+    case weights(String)
+    case nonFinite(step: Int, tensor: String)
+
+    public var description: String {
+        switch self {
+        case let .config(m), let .weights(m): return m
+        case let .nonFinite(step, tensor):
+            return "step \(step): the gradient of \(tensor) is NaN or infinite; lower the learning rate or clip gradients (max_grad_norm)"
+        }
+    }
+}
