@@ -1,0 +1,94 @@
+import Foundation
+import HoneBase
+import HoneTensor
+
+/// A training checkpoint: everything a resumed run needs to end with the same bytes as a run
+/// never stopped — weights, optimizer moments, the best weights so far, the step, the data
+/// cursor, the schedule and early-stopping state and the metric history. (Randomness needs no
+/// saved state: data order and dropout masks are pure functions of their keys and the step.)
+///
+///     "HONECKP1", u64 header length n, n bytes of JSON (the state), then the float32 arrays
+///     named in the header's "arrays", in order, little-endian
+///
+/// Written to a temporary name, synced and renamed, so a kill at any point leaves either the
+/// previous checkpoints or the new one, never half a file.
+public struct Checkpoint {
+    public static let magic = Array("HONECKP1".utf8)
+
+    public var state: JSONValue
+    public var arrays: [(name: String, buffer: Buffer)]
+
+    public init(state: JSONValue, arrays: [(name: String, buffer: Buffer)]) {
+        self.state = state; self.arrays = arrays
+    }
+
+    public static func fileName(step: Int) -> String { String(format: "checkpoint-%08d.hck", step) }
+
+    /// Writes atomically into `folder`, then deletes the oldest checkpoints beyond `keep`.
+    public func write(to folder: URL, step: Int, keep: Int) throws {
+        var header = state.objectValue ?? [:]
+        header["arrays"] = .array(arrays.map { .object(["name": .string($0.name), "count": .int($0.buffer.count)]) })
+        let json = Array(JSONValue.object(header).canonical.utf8)
+        let final = folder.appendingPathComponent(Self.fileName(step: step))
+        let tmp = folder.appendingPathComponent(".\(Self.fileName(step: step)).tmp")
+        try? FileManager.default.removeItem(at: tmp)
+        guard FileManager.default.createFile(atPath: tmp.path, contents: nil) else {
+            throw CheckpointError("cannot create \(tmp.path)")
+        }
+        let h = try FileHandle(forWritingTo: tmp)
+        var lead = Self.magic
+        withUnsafeBytes(of: UInt64(json.count).littleEndian) { lead += $0 }
+        try h.write(contentsOf: lead + json)
+        for (_, b) in arrays {
+            try h.write(contentsOf: Data(bytes: b.pointer, count: b.count * 4))
+        }
+        try h.synchronize()
+        try h.close()
+        guard rename(tmp.path, final.path) == 0 else { throw CheckpointError("cannot rename \(tmp.path): errno \(errno)") }
+        // The rename itself must reach the disk before older checkpoints go.
+        let dir = open(folder.path, O_RDONLY)
+        if dir >= 0 { fsync(dir); close(dir) }
+        let all = Self.list(in: folder)
+        for old in all.dropLast(max(1, keep)) { try? FileManager.default.removeItem(at: old.url) }
+    }
+
+    /// Checkpoints in `folder`, oldest first.
+    public static func list(in folder: URL) -> [(step: Int, url: URL)] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        return names.compactMap { name -> (Int, URL)? in
+            guard name.hasPrefix("checkpoint-"), name.hasSuffix(".hck"),
+                  let step = Int(name.dropFirst("checkpoint-".count).dropLast(4)) else { return nil }
+            return (step, folder.appendingPathComponent(name))
+        }.sorted { $0.0 < $1.0 }
+    }
+
+    /// Reads a checkpoint, checking its header and that its size matches the arrays it names.
+    public static func read(_ url: URL) throws -> Checkpoint {
+        let data = try Data(contentsOf: url, options: .alwaysMapped)
+        guard data.count >= 16, Array(data.prefix(8)) == magic else { throw CheckpointError("\(url.path): not a Hone checkpoint (no HONECKP1 header)") }
+        let n = data.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) }
+        guard n <= UInt64(data.count - 16) else { throw CheckpointError("\(url.path): header length \(n) runs past the end of the file") }
+        let state = try JSONValue.parse(data.subdata(in: 16..<(16 + Int(n))))
+        var offset = 16 + Int(n)
+        var arrays: [(String, Buffer)] = []
+        for item in state["arrays"]?.arrayValue ?? [] {
+            guard let name = item["name"]?.stringValue, let count = item["count"]?.intValue, count >= 0,
+                  offset + count * 4 <= data.count else {
+                throw CheckpointError("\(url.path): at byte \(offset): expected array \(item) (file truncated?)")
+            }
+            let b = Buffer(count)
+            data.withUnsafeBytes { raw in if let base = raw.baseAddress { memcpy(b.pointer, base + offset, count * 4) } }
+            offset += count * 4
+            arrays.append((name, b))
+        }
+        guard offset == data.count else { throw CheckpointError("\(url.path): \(data.count - offset) bytes after the last array") }
+        return Checkpoint(state: state, arrays: arrays)
+    }
+
+    public func array(_ name: String) -> Buffer? { arrays.first { $0.name == name }?.buffer }
+}
+
+public struct CheckpointError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
+}

@@ -1,0 +1,241 @@
+import Foundation
+import HoneBase
+import HoneModel
+import HoneTensor
+
+/// Everything the training loop is told, with its defaults.
+public struct TrainSettings: Sendable {
+    public var steps: Int = 100
+    /// Rows per micro-batch, and micro-batches per optimizer step.
+    public var batchSize: Int = 8
+    public var gradAccumulation: Int = 1
+    public var learningRate: Float = 1e-3
+    public var optimizer = Optimizer.Settings()
+    public var schedule = Schedule()
+    public var plateau = Plateau()
+    /// nil: no clipping.
+    public var maxGradNorm: Float? = 1
+    /// 0: never.
+    public var evalEvery: Int = 0
+    /// Largest number of val batches per evaluation (0: all of val).
+    public var evalBatches: Int = 0
+    /// Evaluations without improvement before stopping (0: never stop early).
+    public var patience: Int = 0
+    public var saveSteps: Int = 0
+    public var saveTotalLimit: Int = 2
+    public var shuffle = true
+    public var dataKey: UInt64 = 0
+    public var dropoutKey: UInt64 = 0
+    public init() {}
+}
+
+/// What a finished run reports.
+public struct TrainOutcome {
+    /// One JSON object per step ({step, loss, lr, grad_norm}) and per evaluation ({step, val_loss, val_perplexity}).
+    public var history: [JSONValue]
+    public var steps: Int
+    public var bestStep: Int?
+    public var bestValLoss: Double?
+    public var stoppedEarly: Bool
+    /// Mean training loss over the last min(10, steps) steps.
+    public var finalTrainLoss: Double
+}
+
+/// Progress as the loop goes; not part of any output (tok/s depends on the machine).
+public struct StepReport {
+    public let step: Int, total: Int
+    public let loss: Double, lr: Double, gradNorm: Double, tokensPerSecond: Double
+    public let valLoss: Double?
+}
+
+/// The training loop of `pretrain` and `sft`: micro-batches with accumulation, the schedule,
+/// clipping, the NaN/Inf guard, evaluation, early stopping and checkpoints in `scratch`, from
+/// which a killed run resumes to the same bytes.
+public final class Trainer {
+    public let model: Model
+    public let settings: TrainSettings
+    let train: Examples
+    let val: Examples?
+    let acts: Activations
+    let targets: UnsafeMutablePointer<Int32>
+    let mask: UnsafeMutablePointer<UInt8>
+    let optimizer: Optimizer
+
+    // State a checkpoint carries.
+    var step = 0
+    var consumed = 0
+    var plateau: Plateau
+    var history: [JSONValue] = []
+    var best: (step: Int, loss: Double)?
+    var badEvals = 0
+    var bestWeights: Buffer?
+    var stoppedEarly = false
+
+    public init(model: Model, settings: TrainSettings, train: Examples, val: Examples?) {
+        self.model = model; self.settings = settings; self.train = train; self.val = val
+        acts = Activations(config: model.config, B: settings.batchSize, T: train.T)
+        targets = .allocate(capacity: acts.M); targets.initialize(repeating: 0, count: acts.M)
+        mask = .allocate(capacity: acts.M); mask.initialize(repeating: 0, count: acts.M)
+        optimizer = Optimizer(settings.optimizer, layout: model.layout)
+        plateau = settings.plateau
+    }
+
+    deinit { targets.deallocate(); mask.deallocate() }
+
+    /// Trains to `settings.steps` (or until early stopping), resuming from the newest checkpoint
+    /// in `scratch` when there is one.
+    public func run(scratch: URL?, report: (StepReport) -> Void, log: (String) -> Void) throws -> TrainOutcome {
+        guard train.count > 0 else { throw TrainError("the training data holds no example of \(train.T + 1) tokens") }
+        if let scratch, let last = Checkpoint.list(in: scratch).last {
+            try restore(try Checkpoint.read(last.url))
+            log("resumed from \(last.url.lastPathComponent) (step \(step) of \(settings.steps))")
+        }
+        var order = train.order(epoch: consumed / train.count, key: settings.dataKey, shuffle: settings.shuffle)
+        var orderEpoch = consumed / train.count
+        let rowsPerStep = settings.batchSize * settings.gradAccumulation
+        while step < settings.steps && !stoppedEarly {
+            let started = Date()
+            let lr = settings.learningRate * Float(settings.schedule.multiplier(step: step, plateau: plateau))
+            // The whole batch's loss tokens divide every micro-batch's loss: k micro-batches of
+            // b rows then add up to one batch of k·b rows.
+            var rows: [Int] = []
+            for r in 0..<rowsPerStep {
+                let c = consumed + r
+                if c / train.count != orderEpoch {
+                    orderEpoch = c / train.count
+                    order = train.order(epoch: orderEpoch, key: settings.dataKey, shuffle: settings.shuffle)
+                }
+                rows.append(order[c % train.count])
+            }
+            let normalizer = rows.reduce(0) { $0 + train.lossTokens[$1] }
+            model.grads.zero()
+            var loss = 0.0
+            for micro in 0..<settings.gradAccumulation {
+                let batch = rows[(micro * settings.batchSize)..<((micro + 1) * settings.batchSize)]
+                for (r, ex) in batch.enumerated() {
+                    train.fill(ex, tokens: acts.tokens + r * train.T, targets: targets + r * train.T, mask: mask + r * train.T)
+                }
+                let pass = UInt64(step * settings.gradAccumulation + micro)
+                model.forward(acts, dropout: model.config.dropout > 0 ? Model.DropoutDraw(key: settings.dropoutKey, pass: pass) : nil)
+                model.lmHeadForward(acts)
+                loss += Double(model.lmLoss(acts, targets: targets, mask: mask, normalizer: max(1, normalizer)))
+                model.lmHeadBackward(acts)
+                model.backward(acts)
+            }
+            consumed += rowsPerStep
+            step += 1
+            if !loss.isFinite { throw ModelError.nonFinite(step: step, tensor: "loss") }
+            if let bad = firstNonFinite(model.grads, layout: model.layout) { throw ModelError.nonFinite(step: step, tensor: bad) }
+            let norm = clipGradients(model.grads, maxNorm: settings.maxGradNorm)
+            optimizer.step(weights: model.weights, grads: model.grads, lr: lr)
+            history.append(.object(["step": .int(step), "loss": .double(round6(loss)), "lr": .double(Double(lr)),
+                                    "grad_norm": .double(round6(Double(norm)))]))
+            var valLoss: Double?
+            if let val, settings.evalEvery > 0, step % settings.evalEvery == 0 || step == settings.steps {
+                let v = evaluate(val)
+                valLoss = v
+                history.append(.object(["step": .int(step), "val_loss": .double(round6(v)), "val_perplexity": .double(round6(exp(v)))]))
+                observe(valLoss: v)
+            }
+            let seconds = Date().timeIntervalSince(started)
+            report(StepReport(step: step, total: settings.steps, loss: loss, lr: Double(lr), gradNorm: Double(norm),
+                              tokensPerSecond: Double(rowsPerStep * train.T) / max(seconds, 1e-9), valLoss: valLoss))
+            let saveDue = settings.saveSteps > 0 && step % settings.saveSteps == 0
+            // The last step is always saved: a kill while outputs are written then costs no training.
+            if let scratch, saveDue || step == settings.steps || stoppedEarly {
+                try checkpoint().write(to: scratch, step: step, keep: settings.saveTotalLimit)
+            }
+        }
+        if settings.patience > 0, let bestWeights { model.weights.pointer.update(from: bestWeights.pointer, count: bestWeights.count) }
+        let losses = history.compactMap { $0["loss"]?.doubleValue }
+        let tail = losses.suffix(10)
+        return TrainOutcome(history: history, steps: step, bestStep: best?.step, bestValLoss: best?.loss,
+                            stoppedEarly: stoppedEarly, finalTrainLoss: tail.isEmpty ? 0 : tail.reduce(0, +) / Double(tail.count))
+    }
+
+    /// Mean loss per loss token over val (in order, no dropout), up to `evalBatches` batches.
+    public func evaluate(_ val: Examples) -> Double {
+        var sum = 0.0, tokens = 0
+        let B = settings.batchSize
+        let batches = (val.count + B - 1) / B
+        for b in 0..<(settings.evalBatches > 0 ? min(batches, settings.evalBatches) : batches) {
+            for r in 0..<B {
+                let ex = b * B + r
+                if ex < val.count {
+                    val.fill(ex, tokens: acts.tokens + r * val.T, targets: targets + r * val.T, mask: mask + r * val.T)
+                } else {
+                    for t in 0..<val.T { acts.tokens[r * val.T + t] = 0; targets[r * val.T + t] = 0; mask[r * val.T + t] = 0 }
+                }
+            }
+            model.forward(acts)
+            model.lmHeadForward(acts)
+            _ = model.lmLoss(acts, targets: targets, mask: mask)
+            for m in 0..<acts.M where mask[m] != 0 { sum += Double(acts.rowLosses[m]); tokens += 1 }
+        }
+        return tokens > 0 ? sum / Double(tokens) : .nan
+    }
+
+    func observe(valLoss v: Double) {
+        plateau.observe(v)
+        if best.map({ v < $0.loss }) ?? true {
+            best = (step, v)
+            badEvals = 0
+            if settings.patience > 0 {
+                let copy = bestWeights ?? Buffer(model.weights.count)
+                copy.pointer.update(from: model.weights.pointer, count: model.weights.count)
+                bestWeights = copy
+            }
+        } else {
+            badEvals += 1
+            if settings.patience > 0 && badEvals >= settings.patience { stoppedEarly = true }
+        }
+    }
+
+    /// Six significant decimals: history lines stay short and still compare exactly across runs.
+    func round6(_ x: Double) -> Double { x.isFinite ? (x * 1e6).rounded() / 1e6 : x }
+
+    func checkpoint() -> Checkpoint {
+        var state: [String: JSONValue] = [
+            "step": .int(step), "consumed": .int(consumed), "optimizer_steps": .int(optimizer.steps),
+            "history": .array(history), "bad_evals": .int(badEvals), "stopped_early": .bool(stoppedEarly),
+            "plateau": .object(["best": .double(plateau.best.isFinite ? plateau.best : 1e308), "bad": .int(plateau.bad),
+                                "factor": .double(plateau.factor)]),
+            "layout_count": .int(model.layout.count),
+        ]
+        if let best { state["best"] = .object(["step": .int(best.step), "loss": .double(best.loss)]) }
+        var arrays: [(String, Buffer)] = [("weights", model.weights), ("m", optimizer.m)]
+        if optimizer.v.count > 0 { arrays.append(("v", optimizer.v)) }
+        if let bestWeights { arrays.append(("best_weights", bestWeights)) }
+        return Checkpoint(state: .object(state), arrays: arrays)
+    }
+
+    func restore(_ c: Checkpoint) throws {
+        let s = c.state
+        guard s["layout_count"]?.intValue == model.layout.count, let w = c.array("weights"), w.count == model.weights.count,
+              let m = c.array("m"), m.count == optimizer.m.count else {
+            throw TrainError("the checkpoint does not match this model (different config?)")
+        }
+        model.weights.pointer.update(from: w.pointer, count: w.count)
+        optimizer.m.pointer.update(from: m.pointer, count: m.count)
+        if optimizer.v.count > 0 {
+            guard let v = c.array("v"), v.count == optimizer.v.count else { throw TrainError("the checkpoint has no second moments") }
+            optimizer.v.pointer.update(from: v.pointer, count: v.count)
+        }
+        bestWeights = c.array("best_weights")
+        step = s["step"]?.intValue ?? 0
+        consumed = s["consumed"]?.intValue ?? 0
+        optimizer.steps = s["optimizer_steps"]?.intValue ?? 0
+        history = s["history"]?.arrayValue ?? []
+        badEvals = s["bad_evals"]?.intValue ?? 0
+        stoppedEarly = s["stopped_early"]?.boolValue ?? false
+        if let b = s["best"], let st = b["step"]?.intValue, let l = b["loss"]?.doubleValue { best = (st, l) }
+        if let p = s["plateau"] {
+            plateau.restore(best: p["best"]?.doubleValue ?? .infinity, bad: p["bad"]?.intValue ?? 0, factor: p["factor"]?.doubleValue ?? 1)
+        }
+    }
+}
+
+public struct TrainError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
+}
