@@ -114,12 +114,15 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     case config(String)
     case weights(String)
     case nonFinite(step: Int, tensor: String)
+    case nonFiniteLoss(step: Int)
 
     public var description: String {
         switch self {
         case let .config(m), let .weights(m): return m
         case let .nonFinite(step, tensor):
             return "step \(step): the gradient of \(tensor) is NaN or infinite; lower the learning rate or clip gradients (max_grad_norm)"
+        case let .nonFiniteLoss(step):
+            return "step \(step): the loss is NaN or infinite; lower the learning rate or check the data"
         }
     }
 }

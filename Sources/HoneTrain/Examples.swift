@@ -4,9 +4,9 @@ import HoneFormats
 /// Training examples cut from token shards: each is T input tokens, their T next-token targets
 /// and a loss mask over the targets.
 ///
-/// - `packed` (pretraining): the documents joined into one stream, an end-of-text token between
-///   them when the tokenizer has one, cut into windows of T + 1 tokens that overlap by one.
-///   Every target is in the loss.
+/// - `packed` (pretraining): the documents joined into one stream (each already ends with its
+///   template's end token), cut into windows of T + 1 tokens that overlap by one. Every target
+///   is in the loss.
 /// - `documents` (supervised): one document per example, cut at T + 1 tokens and padded; the
 ///   loss covers the targets the shard's mask marks (response tokens) and never the padding.
 public struct Examples: Sendable {
@@ -20,17 +20,12 @@ public struct Examples: Sendable {
     /// Loss-bearing targets in each example (packed: always T), for batch normalisers.
     public let lossTokens: [Int]
 
-    public init(shard: TokenShard.Shard, T: Int, packing: Packing, separator: Int?, useMask: Bool) {
+    public init(shard: TokenShard.Shard, T: Int, packing: Packing, useMask: Bool) {
         self.T = T
         self.packing = packing
         switch packing {
         case .packed:
-            var s: [Int32] = []
-            s.reserveCapacity(shard.tokens.count + shard.documents)
-            for d in 0..<shard.documents {
-                if d > 0, let separator { s.append(Int32(separator)) }
-                s += shard.document(d).map { Int32($0) }
-            }
+            let s = shard.tokens.map { Int32($0) }
             stream = s
             self.shard = nil
             count = max(0, (s.count - 1) / T)

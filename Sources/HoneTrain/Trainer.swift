@@ -71,6 +71,9 @@ public final class Trainer {
     var bestWeights: Buffer?
     var stoppedEarly = false
 
+    /// Called after each step's backward, before the guard: fault injection for tests.
+    public var afterBackward: ((Model) -> Void)?
+
     public init(model: Model, settings: TrainSettings, train: Examples, val: Examples?) {
         self.model = model; self.settings = settings; self.train = train; self.val = val
         acts = Activations(config: model.config, B: settings.batchSize, T: train.T)
@@ -84,7 +87,7 @@ public final class Trainer {
 
     /// Trains to `settings.steps` (or until early stopping), resuming from the newest checkpoint
     /// in `scratch` when there is one.
-    public func run(scratch: URL?, report: (StepReport) -> Void, log: (String) -> Void) throws -> TrainOutcome {
+    public func run(scratch: URL?, report: (StepReport) throws -> Void, log: (String) -> Void) throws -> TrainOutcome {
         guard train.count > 0 else { throw TrainError("the training data holds no example of \(train.T + 1) tokens") }
         if let scratch, let last = Checkpoint.list(in: scratch).last {
             try restore(try Checkpoint.read(last.url))
@@ -124,7 +127,8 @@ public final class Trainer {
             }
             consumed += rowsPerStep
             step += 1
-            if !loss.isFinite { throw ModelError.nonFinite(step: step, tensor: "loss") }
+            afterBackward?(model)
+            if !loss.isFinite { throw ModelError.nonFiniteLoss(step: step) }
             if let bad = firstNonFinite(model.grads, layout: model.layout) { throw ModelError.nonFinite(step: step, tensor: bad) }
             let norm = clipGradients(model.grads, maxNorm: settings.maxGradNorm)
             optimizer.step(weights: model.weights, grads: model.grads, lr: lr)
@@ -138,7 +142,7 @@ public final class Trainer {
                 observe(valLoss: v)
             }
             let seconds = Date().timeIntervalSince(started)
-            report(StepReport(step: step, total: settings.steps, loss: loss, lr: Double(lr), gradNorm: Double(norm),
+            try report(StepReport(step: step, total: settings.steps, loss: loss, lr: Double(lr), gradNorm: Double(norm),
                               tokensPerSecond: Double(rowsPerStep * train.T) / max(seconds, 1e-9), valLoss: valLoss))
             let saveDue = settings.saveSteps > 0 && step % settings.saveSteps == 0
             // The last step is always saved: a kill while outputs are written then costs no training.

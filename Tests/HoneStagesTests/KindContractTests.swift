@@ -3,6 +3,7 @@ import HoneBase
 import HonePipeline
 import HoneStages
 import HoneStore
+import HoneTensor
 import Testing
 
 let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -139,5 +140,44 @@ func runPipeline(_ yaml: String, files: [String: String]) throws -> Lockfile {
         #expect(lines[3].hasPrefix(#"{"file":"raw.jsonl","line":5,"reason":"invalid JSON"#))
         let kept = try String(contentsOfFile: ws.outputView(stage: "clean", output: "data") + "/data.jsonl", encoding: .utf8)
         #expect(kept == "{\"instruction\":\"a\",\"output\":\"1\"}\n{\"instruction\":\"e\",\"output\":\"5\"}\n")
+    }
+}
+
+/// Golden tests of the training kinds: a tiny model on a tiny corpus, pinned output digests.
+/// sgemm's bits depend on OpenBLAS's kernel family, so the pins hold for the family they were
+/// taken on (the machine CI runs on); elsewhere the test says so and checks determinism only.
+@Suite struct GoldenTrainingKindTests {
+    static let pinnedCore = "Zen"
+
+    @Test func pretrainAndSFTGiveThePinnedBytes() throws {
+        let records = (0..<24).map { i in "{\"instruction\": \"What is \(i) + \(i % 5)?\", \"output\": \"\(i + i % 5)\"}" }.joined(separator: "\n") + "\n"
+        let yaml = """
+        seed: 5
+        stages:
+          tokenize: {kind: tokenize, inputs: {train: train.jsonl, val: val.jsonl}, params: {vocab_size: 280}}
+          pretrain:
+            kind: pretrain
+            inputs: {data: tokenize.data, tokenizer: tokenize.tokenizer}
+            params: {hidden_size: 16, layers: 1, heads: 2, seq_len: 16, max_positions: 32, batch_size: 2, steps: 4, eval_every: 2}
+          sft:
+            kind: sft
+            inputs: {data: tokenize.data, base: pretrain.model}
+            params: {seq_len: 32, batch_size: 2, steps: 3, dropout: 0.1, optimizer: sgd, schedule: linear}
+        """
+        let files = ["train.jsonl": records, "val.jsonl": String(records.split(separator: "\n").prefix(4).joined(separator: "\n")) + "\n"]
+        let lock = try runPipeline(yaml, files: files)
+        let again = try runPipeline(yaml, files: files)
+        let pre = try #require(lock.stages["pretrain"]), sft = try #require(lock.stages["sft"])
+        #expect(pre.metrics["steps"] == 4 && sft.metrics["steps"] == 3)
+        #expect(pre.metrics["val_loss"] != nil && sft.metrics["val_loss"] != nil)
+        #expect(again.stages["sft"]?.outputs["model"]?.digest == sft.outputs["model"]?.digest)
+        guard BLASInfo.coreName == Self.pinnedCore else {
+            print("golden training digests are pinned for OpenBLAS core \(Self.pinnedCore); this is \(BLASInfo.coreName): checked determinism only")
+            return
+        }
+        #expect(pre.outputs["model"]?.digest.hex == "685b9c7de560f287de88d231c362af74297fbef8e041a8307f4cc11ca2da58b1", "pretrain model")
+        #expect(pre.outputs["metrics"]?.digest.hex == "c5724d31e60ebc9e5ea6b7b0c0ef937b8f13d7054a9da9472a371d76dfdcedd7", "pretrain metrics")
+        #expect(sft.outputs["model"]?.digest.hex == "9b1cf4adeac13deaccc51e056494a95d8ed2d00708d71c4e5826a11faeb5a353", "sft model")
+        #expect(sft.outputs["metrics"]?.digest.hex == "5aad4eaf338f9d0af993c69f99e93772a28c0e96d823def122ebf207634c1c20", "sft metrics")
     }
 }

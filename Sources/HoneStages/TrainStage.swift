@@ -1,0 +1,136 @@
+import Foundation
+import HoneBase
+import HoneData
+import HoneFormats
+import HoneModel
+import HonePipeline
+import HoneTensor
+import HoneTrain
+
+/// What `pretrain` and `sft` share: read token shards (and a base model or the architecture
+/// params), train with checkpoints in the stage's scratch folder, write the model as Hugging
+/// Face files, the metric history as JSON lines, and the kept checkpoints when asked.
+enum TrainStage {
+    static let inputs = [
+        InputSpec("data", help: "token shards from tokenize: train (and val for evaluation)"),
+        InputSpec("tokenizer", help: "the folder with tokenizer.json (from tokenize); copied next to the model", optional: true),
+        InputSpec("base", help: "a model folder (config.json + model.safetensors) to start from instead of random weights", optional: true),
+    ]
+    static let outputs = [
+        OutputSpec("model", help: "model.safetensors + config.json (Hugging Face Llama) + tokenizer.json"),
+        OutputSpec("metrics", help: "history.jsonl: one line per step (loss, lr, grad_norm) and per evaluation (val_loss, val_perplexity)"),
+        OutputSpec("checkpoints", help: "the kept checkpoints when keep_checkpoints is true (else empty)"),
+    ]
+
+    static func run(_ context: StageContext, packing: Examples.Packing) throws -> StageResult {
+        guard let dataDir = context.inputs["data"], let modelOut = context.outputs["model"],
+              let metricsOut = context.outputs["metrics"], let checkpointsOut = context.outputs["checkpoints"] else {
+            throw StageFailure("\(context.stageName): inputs or outputs missing")
+        }
+        let p = context.params
+        let T = p.int("seq_len") ?? 64
+        let useMask = packing == .documents
+
+        // The tokenizer and the base model decide the vocabulary; the shards must fit it.
+        var tokenizerJSON: Data?
+        var tokenizer: Tokenizer?
+        if let dir = context.inputs["tokenizer"] {
+            let url = dir.appendingPathComponent("tokenizer.json")
+            guard let data = FileManager.default.contents(atPath: url.path) else {
+                throw StageFailure("input 'tokenizer' holds no tokenizer.json")
+            }
+            tokenizerJSON = data
+            tokenizer = try Tokenizer(json: try JSONValue.parse(data))
+        }
+        var config: ModelConfig
+        let weights: Buffer
+        if let base = context.inputs["base"] {
+            let loaded = try ModelFiles.load(base)
+            config = loaded.config
+            weights = loaded.weights
+            if tokenizerJSON == nil, let data = FileManager.default.contents(atPath: base.appendingPathComponent("tokenizer.json").path) {
+                tokenizerJSON = data
+            }
+            context.log.write("\(context.stageName): starting from the base model (\(config.layers) layers, d \(config.hiddenSize), vocab \(config.vocabSize))")
+        } else {
+            guard let tokenizer else {
+                throw StageFailure("\(context.stageName): a model from scratch needs the 'tokenizer' input (its vocabulary sizes the model), or give a 'base' model")
+            }
+            config = TrainParams.config(p, vocabSize: tokenizer.bpe.tokens.count)
+            if let problem = config.problem { throw StageFailure("\(context.stageName): \(problem)") }
+            weights = initialWeights(ParameterLayout(config), config: config, key: context.seed(for: "init"))
+        }
+        if let tokenizer {
+            let ids = Dictionary(tokenizer.specialTokens.map { ($0.content, $0.id) }, uniquingKeysWith: { a, _ in a })
+            config.eosTokenId = config.eosTokenId ?? ids[ChatTemplate.endOfText]
+        }
+        config.dropout = Float(p.double("dropout") ?? 0)
+        guard T <= config.maxPositions else {
+            throw StageFailure("\(context.stageName): seq_len \(T) is longer than the model's max_positions \(config.maxPositions)")
+        }
+
+        let train = try shard(dataDir, "train", vocab: config.vocabSize, required: true, stage: context.stageName)
+        guard let train else { throw StageFailure("\(context.stageName): no train shard") }
+        if useMask && train.mask == nil {
+            throw StageFailure("\(context.stageName): the train shard has no loss mask; tokenize the records with a chat template (template: chatml or alpaca)")
+        }
+        let trainExamples = Examples(shard: train, T: T, packing: packing, useMask: useMask)
+        guard trainExamples.count > 0 else {
+            throw StageFailure("\(context.stageName): the train shard (\(train.tokens.count) tokens) holds no example of seq_len + 1 = \(T + 1) tokens; lower seq_len")
+        }
+        let valExamples = try shard(dataDir, "val", vocab: config.vocabSize, required: false, stage: context.stageName)
+            .map { Examples(shard: $0, T: T, packing: packing, useMask: useMask) }
+            .flatMap { $0.count > 0 ? $0 : nil }
+
+        let settings = TrainParams.settings(p, examples: trainExamples.count, context: context)
+        let model = Model(config: config, weights: weights, threads: TrainParams.threads)
+        let trainer = Trainer(model: model, settings: settings, train: trainExamples, val: valExamples)
+        context.log.write("\(context.stageName): \(model.layout.count) parameters, \(trainExamples.count) training examples of \(T) tokens"
+                          + ", \(settings.steps) steps of \(settings.batchSize)×\(settings.gradAccumulation) rows, \(model.threads) threads")
+
+        let outcome = try trainer.run(scratch: context.scratch, report: { r in
+            var message = String(format: "loss %.4f  lr %.2e  gnorm %.3f  %.0f tok/s", r.loss, r.lr, r.gradNorm, r.tokensPerSecond)
+            if let v = r.valLoss { message += String(format: "  val %.4f", v) }
+            context.progress.update(done: r.step, total: r.total, unit: "step", message: message)
+            if r.valLoss != nil || r.step == 1 || r.step % 10 == 0 { context.log.write("step \(r.step)/\(r.total): \(message)") }
+        }, log: { context.log.write($0) })
+
+        try ModelFiles.save(config: config, weights: model.weights, to: modelOut)
+        if let tokenizerJSON { try tokenizerJSON.write(to: modelOut.appendingPathComponent("tokenizer.json")) }
+        let lines = outcome.history.map(\.canonical).joined(separator: "\n") + "\n"
+        try Data(lines.utf8).write(to: metricsOut.appendingPathComponent("history.jsonl"))
+        if p.bool("keep_checkpoints") ?? false {
+            for c in Checkpoint.list(in: context.scratch) {
+                try FileManager.default.copyItem(at: c.url, to: checkpointsOut.appendingPathComponent(c.url.lastPathComponent))
+            }
+        }
+
+        var metrics: [String: Double] = [
+            "steps": Double(outcome.steps), "parameters": Double(model.layout.count),
+            "train_loss": outcome.finalTrainLoss, "train_examples": Double(trainExamples.count),
+        ]
+        let evals = outcome.history.compactMap { $0["val_loss"]?.doubleValue }
+        if let first = evals.first { metrics["val_loss_first"] = first }
+        if let v = settings.patience > 0 ? outcome.bestValLoss : evals.last {
+            metrics["val_loss"] = v
+            metrics["val_perplexity"] = exp(v)
+        }
+        if let b = outcome.bestStep { metrics["best_step"] = Double(b) }
+        if outcome.stoppedEarly { metrics["stopped_early"] = 1 }
+        return StageResult(metrics: metrics)
+    }
+
+    /// The shard NAME in the data folder, its token ids checked against the vocabulary.
+    static func shard(_ dir: URL, _ name: String, vocab: Int, required: Bool, stage: String) throws -> TokenShard.Shard? {
+        let base = dir.appendingPathComponent(name).path
+        guard FileManager.default.fileExists(atPath: base + ".tokens") else {
+            if required { throw StageFailure("\(stage): input 'data' has no \(name).tokens (expected token shards from a tokenize stage)") }
+            return nil
+        }
+        let s = try TokenShard.read(base: base)
+        if let bad = s.tokens.firstIndex(where: { Int($0) >= vocab }) {
+            throw StageFailure("\(stage): \(name).tokens: token \(s.tokens[bad]) at position \(bad) is outside the model's vocabulary of \(vocab); was the data tokenized with this model's tokenizer?")
+        }
+        return s
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+import HoneModel
+import HoneTensor
+import HoneTrain
+import Testing
+
+/// One-parameter-pair updates worked out by hand. (The full AdamW path is also checked against
+/// PyTorch in HoneModelTests/TorchOracleTests.)
+@Suite struct OptimizerTests {
+    /// A layout with one norm gain (no decay) and one matrix (decay), 4 values in all.
+    func layout() -> ParameterLayout {
+        var c = ModelConfig(vocabSize: 1)
+        c.hiddenSize = 2; c.heads = 1; c.layers = 1; c.intermediateSize = 1
+        return ParameterLayout(c)
+    }
+
+    @Test func sgdWithMomentumAndCoupledDecay() {
+        let l = layout()
+        var s = Optimizer.Settings()
+        s.kind = .sgd; s.momentum = 0.5; s.weightDecay = 0.1
+        let o = Optimizer(s, layout: l)
+        let w = Buffer(l.count), g = Buffer(l.count)
+        let matrix = l.tensors[0].offset, gain = l.tensors[1].offset  // embedding [1, 2]; input norm [2]
+        w[matrix] = 1; g[matrix] = 0.5; w[gain] = 1; g[gain] = 0.5
+        o.step(weights: w, grads: g, lr: 0.1)
+        // matrix: g' = 0.5 + 0.1·1 = 0.6, buf = 0.6, w = 1 − 0.06; gain: no decay, w = 1 − 0.05
+        #expect(abs(w[matrix] - 0.94) < 1e-7 && abs(w[gain] - 0.95) < 1e-7)
+        o.step(weights: w, grads: g, lr: 0.1)
+        // matrix: g' = 0.5 + 0.094 = 0.594, buf = 0.5·0.6 + 0.594 = 0.894, w = 0.94 − 0.0894
+        #expect(abs(w[matrix] - 0.8506) < 1e-6)
+    }
+
+    @Test func adamwDecaysDecoupledAndAdamCoupled() {
+        let l = layout()
+        for kind in [Optimizer.Kind.adamw, .adam] {
+            var s = Optimizer.Settings()
+            s.kind = kind; s.weightDecay = 0.5; s.eps = 0
+            let o = Optimizer(s, layout: l)
+            let w = Buffer(l.count), g = Buffer(l.count)
+            w[0] = 2; g[0] = 0.25
+            o.step(weights: w, grads: g, lr: 0.1)
+            // First Adam step moves by lr·sign(g'), bias-corrected. AdamW: 2·(1 − 0.05) − 0.1;
+            // Adam: g' = 0.25 + 1 > 0, so 2 − 0.1.
+            #expect(abs(w[0] - (kind == .adamw ? 1.8 : 1.9)) < 1e-6, "\(kind)")
+        }
+    }
+
+    @Test func clippingScalesToTheMaximumNorm() {
+        let g = Buffer(2)
+        g[0] = 3; g[1] = 4
+        #expect(clipGradients(g, maxNorm: 1) == 5)
+        #expect(abs(g[0] - 0.6) < 1e-6 && abs(g[1] - 0.8) < 1e-6)
+        g[0] = 0.3; g[1] = 0.4
+        clipGradients(g, maxNorm: 1)
+        #expect(g[0] == 0.3 && g[1] == 0.4)
+    }
+}
