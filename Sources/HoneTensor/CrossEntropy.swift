@@ -30,8 +30,7 @@ public enum CrossEntropy {
                 }
                 var maxz = -Float.infinity
                 for j in 0..<V { maxz = max(maxz, z[j]) }
-                var sum: Float = 0
-                for j in 0..<V { let e = exp(z[j] - maxz); d[j] = e; sum += e }
+                let sum = FastExp.expShifted(z, d, count: V, shift: maxz)
                 let target = Int(targets[i])
                 losses[i] = log(sum) + maxz - z[target]
                 let inv = 1 / sum

@@ -47,8 +47,12 @@ import Testing
         let out = Buffer(q.count), probs = Buffer(s.B * s.H * s.T * s.T)
         let dq = Buffer(q.count), dk = Buffer(k.count), dv = Buffer(v.count)
         Attention.forward(out: out.pointer, probs: probs.pointer, q: q.pointer, k: k.pointer, v: v.pointer, s, threads: 2)
-        Attention.backward(dq: dq.pointer, dk: dk.pointer, dv: dv.pointer, dout: r.pointer, probs: probs.pointer,
-                           q: q.pointer, k: k.pointer, v: v.pointer, s, threads: 2)
+        // The scratch must outlive the call: a temporary Buffer could be freed before it runs.
+        let scratch = Buffer(s.scratchCount)
+        withExtendedLifetime(scratch) {
+            Attention.backward(dq: dq.pointer, dk: dk.pointer, dv: dv.pointer, dout: r.pointer, probs: probs.pointer,
+                               q: q.pointer, k: k.pointer, v: v.pointer, scratch: scratch.pointer, s, threads: 2)
+        }
         func loss() -> Double { zip(reference(q, k, v), (0..<r.count).map { Double(r[$0]) }).reduce(0) { $0 + $1.0 * $1.1 } }
         var rng = CounterRNG(key: 74)
         for (x, g, name) in [(q, dq, "dq"), (k, dk, "dk"), (v, dv, "dv")] {
@@ -88,8 +92,11 @@ import Testing
             let out = Buffer(q.count), probs = Buffer(s.B * s.H * s.T * s.T)
             let dq = Buffer(q.count), dk = Buffer(k.count), dv = Buffer(v.count)
             Attention.forward(out: out.pointer, probs: probs.pointer, q: q.pointer, k: k.pointer, v: v.pointer, s, threads: threads)
-            Attention.backward(dq: dq.pointer, dk: dk.pointer, dv: dv.pointer, dout: r.pointer, probs: probs.pointer,
-                               q: q.pointer, k: k.pointer, v: v.pointer, s, threads: threads)
+            let scratch = Buffer(s.scratchCount)
+            withExtendedLifetime(scratch) {
+                Attention.backward(dq: dq.pointer, dk: dk.pointer, dv: dv.pointer, dout: r.pointer, probs: probs.pointer,
+                                   q: q.pointer, k: k.pointer, v: v.pointer, scratch: scratch.pointer, s, threads: threads)
+            }
             return (Array(out.buffer) + Array(dq.buffer) + Array(dk.buffer) + Array(dv.buffer)).map(\.bitPattern)
         }
         #expect(run(1) == run(2))

@@ -44,8 +44,15 @@ import Testing
     @Test func swigluBackwardMatchesFiniteDifferences() {
         let n = 500
         let a = random(n, key: 30, std: 2), b = random(n, key: 31, std: 1), r = random(n, key: 32, std: 1)
-        let da = Buffer(n), db = Buffer(n)
-        SwiGLU.backward(dgate: da.pointer, dup: db.pointer, dout: r.pointer, gate: a.pointer, up: b.pointer, count: n, threads: 2)
+        let da = Buffer(n), db = Buffer(n), h = Buffer(n), sig = Buffer(n)
+        SwiGLU.forward(out: h.pointer, sigmoid: sig.pointer, gate: a.pointer, up: b.pointer, count: n, threads: 2)
+        let forwardOK = (0..<n).allSatisfy { i in
+            let x = Double(a[i]), want = x / (1 + Foundation.exp(-x)) * Double(b[i])
+            return abs(Double(h[i]) - want) <= 1e-6 * max(1, abs(want))
+        }
+        #expect(forwardOK)
+        SwiGLU.backward(dgate: da.pointer, dup: db.pointer, dout: r.pointer, gate: a.pointer, up: b.pointer, sigmoid: sig.pointer,
+                        count: n, threads: 2)
         func loss() -> Double {
             (0..<n).reduce(0.0) { s, i in
                 let x = Double(a[i])
