@@ -1,7 +1,8 @@
 // swift-tools-version:6.0
 // The targets are the architecture: see ../shared/DESIGN.md ("Layout") and docs/architecture.md.
-// Imports point one way: hone -> HoneStages -> {HonePipeline, HoneData}; HonePipeline -> HoneStore
-// -> {HoneBase, CZlib, Crypto}; HoneData -> HoneBase. See docs/architecture.md.
+// Imports point one way: hone -> HoneStages -> {HonePipeline, HoneData, HoneTrain}; HonePipeline ->
+// HoneStore -> {HoneBase, CZlib, Crypto}; HoneTrain -> HoneModel -> HoneTensor -> CBLAS. See
+// docs/architecture.md.
 import PackageDescription
 
 let package = Package(
@@ -38,12 +39,12 @@ let package = Package(
         .target(name: "HoneTrain", dependencies: ["HoneModel", "HoneTensor", "HoneBase", "HoneFormats"]),
         .target(name: "HoneStages", dependencies: ["HonePipeline", "HoneData", "HoneFormats", "HoneTensor", "HoneModel", "HoneTrain"]),
         .executableTarget(name: "hone", dependencies: [
-            "HoneStages", "HonePipeline", "HoneStore", "HoneBase", "HoneTensor", "HoneModel", "HoneData",
+            "HoneStages", "HonePipeline", "HoneStore", "HoneBase", "HoneTensor", "HoneModel", "HoneData", "HoneFormats",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // `make bench`: measures the store beside plain zlib + SHA-256 on the same bytes.
-        .executableTarget(name: "hone-bench", dependencies: ["HoneStore", "HoneBase", "HoneData", "HoneTensor", "HoneModel", "HoneTrain", "CZlib"]),
+        .executableTarget(name: "hone-bench", dependencies: ["HoneStore", "HoneBase", "HoneData", "HoneTensor", "HoneModel", "HoneTrain", "CZlib", "CBLAS"]),
 
         .testTarget(name: "HoneStoreTests", dependencies: ["HoneStore", "HoneBase"]),
         .testTarget(name: "HoneDataTests", dependencies: ["HoneData", "HoneBase"]),

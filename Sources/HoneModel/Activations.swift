@@ -27,6 +27,7 @@ public final class Activations {
     let dres: Buffer, dxn: Buffer, dbranch: Buffer
     let dq: Buffer, dk: Buffer, dv: Buffer, datt: Buffer
     let dgate: Buffer, dup: Buffer, dh: Buffer
+    let attnScratch: Buffer
 
     public init(config c: ModelConfig, B: Int, T: Int, withLogits: Bool = true) {
         self.B = B; self.T = T
@@ -44,6 +45,7 @@ public final class Activations {
         dq = Buffer(M * c.heads * c.headDim); datt = Buffer(M * c.heads * c.headDim)
         dk = Buffer(M * c.kv * c.headDim); dv = Buffer(M * c.kv * c.headDim)
         dgate = Buffer(M * c.ffn); dup = Buffer(M * c.ffn); dh = Buffer(M * c.ffn)
+        attnScratch = Buffer(Attention.Shape(B: B, T: T, H: c.heads, Hkv: c.kv, D: c.headDim).scratchCount)
     }
 
     deinit { tokens.deallocate() }
@@ -52,7 +54,7 @@ public final class Activations {
     public var bytes: Int {
         var n = resid.reduce(0) { $0 + $1.count } + layers.reduce(0) { $0 + $1.floats }
         for b in [final, finalRstd, dfinal, logits, dlogits, rowLosses, scores, dscores, dres, dxn, dbranch,
-                  dq, dk, dv, datt, dgate, dup, dh] { n += b.count }
+                  dq, dk, dv, datt, dgate, dup, dh, attnScratch] { n += b.count }
         return n * 4 + M * 4
     }
 }
@@ -67,6 +69,8 @@ final class LayerActivations {
     let mid: Buffer
     let xn2: Buffer, rstd2: Buffer
     let gate: Buffer, up: Buffer, h: Buffer
+    /// σ(gate), kept so the SwiGLU backward needs no exponential.
+    let sig: Buffer
     /// Dropout masks of the two branches (empty without dropout).
     let mask1: Buffer, mask2: Buffer
 
@@ -76,11 +80,11 @@ final class LayerActivations {
         q = Buffer(M * c.heads * hd); k = Buffer(M * c.kv * hd); v = Buffer(M * c.kv * hd)
         probs = Buffer(B * c.heads * T * T); att = Buffer(M * c.heads * hd)
         mid = Buffer(M * d); xn2 = Buffer(M * d); rstd2 = Buffer(M)
-        gate = Buffer(M * c.ffn); up = Buffer(M * c.ffn); h = Buffer(M * c.ffn)
+        gate = Buffer(M * c.ffn); up = Buffer(M * c.ffn); h = Buffer(M * c.ffn); sig = Buffer(M * c.ffn)
         mask1 = Buffer(c.dropout > 0 ? M * d : 0); mask2 = Buffer(c.dropout > 0 ? M * d : 0)
     }
 
     var floats: Int {
-        [xn1, rstd1, q, k, v, probs, att, mid, xn2, rstd2, gate, up, h, mask1, mask2].reduce(0) { $0 + $1.count }
+        [xn1, rstd1, q, k, v, probs, att, mid, xn2, rstd2, gate, up, h, sig, mask1, mask2].reduce(0) { $0 + $1.count }
     }
 }

@@ -73,7 +73,7 @@ public final class Model {
             RMSNorm.forward(out: x.xn2.pointer, rstd: x.rstd2.pointer, inp: x.mid.pointer, weight: w + o.mlpNorm, M: M, C: d, eps: c.normEps, threads: threads)
             Matmul.forward(out: x.gate.pointer, inp: x.xn2.pointer, weight: w + o.gate, bias: nil, M: M, K: d, N: c.ffn, threads: threads)
             Matmul.forward(out: x.up.pointer, inp: x.xn2.pointer, weight: w + o.up, bias: nil, M: M, K: d, N: c.ffn, threads: threads)
-            SwiGLU.forward(out: x.h.pointer, gate: x.gate.pointer, up: x.up.pointer, count: M * c.ffn, threads: threads)
+            SwiGLU.forward(out: x.h.pointer, sigmoid: x.sig.pointer, gate: x.gate.pointer, up: x.up.pointer, count: M * c.ffn, threads: threads)
             Matmul.forward(out: out, inp: x.h.pointer, weight: w + o.down, bias: nil, M: M, K: c.ffn, N: d, threads: threads)
             if let dropout { drop(a.resid[l + 1], mask: x.mask2, dropout, site: 2 * l + 1) }
             add(out, x.mid.pointer, M * d)
@@ -89,7 +89,8 @@ public final class Model {
     }
 
     private func add(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int) {
-        for i in 0..<n { y[i] += x[i] }
+        let slices = Parallel.slices(n, size: 1 << 15)
+        Parallel.run(tasks: slices.count, threads: threads) { t in for i in slices[t] { y[i] += x[i] } }
     }
 
     // MARK: heads
@@ -145,15 +146,12 @@ public final class Model {
                 Dropout.backward(out: a.dbranch.pointer, dout: a.dres.pointer, mask: x.mask2.pointer, count: M * d)
                 branch = UnsafePointer(a.dbranch.pointer)
             }
-            a.dh.zero()
             Matmul.backward(dinp: a.dh.pointer, dweight: g + o.down, dbias: nil, dout: branch, inp: x.h.pointer, weight: w + o.down,
-                            M: M, K: c.ffn, N: d, threads: threads)
-            a.dgate.zero(); a.dup.zero()
+                            M: M, K: c.ffn, N: d, accumulateInput: false, threads: threads)
             SwiGLU.backward(dgate: a.dgate.pointer, dup: a.dup.pointer, dout: a.dh.pointer, gate: x.gate.pointer, up: x.up.pointer,
-                            count: M * c.ffn, threads: threads)
-            a.dxn.zero()
+                            sigmoid: x.sig.pointer, count: M * c.ffn, threads: threads)
             Matmul.backward(dinp: a.dxn.pointer, dweight: g + o.gate, dbias: nil, dout: a.dgate.pointer, inp: x.xn2.pointer,
-                            weight: w + o.gate, M: M, K: d, N: c.ffn, threads: threads)
+                            weight: w + o.gate, M: M, K: d, N: c.ffn, accumulateInput: false, threads: threads)
             Matmul.backward(dinp: a.dxn.pointer, dweight: g + o.up, dbias: nil, dout: a.dup.pointer, inp: x.xn2.pointer,
                             weight: w + o.up, M: M, K: d, N: c.ffn, threads: threads)
             RMSNorm.backward(dinp: a.dres.pointer, dweight: g + o.mlpNorm, dout: a.dxn.pointer, inp: x.mid.pointer,
@@ -164,17 +162,14 @@ public final class Model {
                 Dropout.backward(out: a.dbranch.pointer, dout: a.dres.pointer, mask: x.mask1.pointer, count: M * d)
                 branch = UnsafePointer(a.dbranch.pointer)
             }
-            a.datt.zero()
             Matmul.backward(dinp: a.datt.pointer, dweight: g + o.o, dbias: nil, dout: branch, inp: x.att.pointer, weight: w + o.o,
-                            M: M, K: c.heads * hd, N: d, threads: threads)
-            a.dq.zero(); a.dk.zero(); a.dv.zero()
+                            M: M, K: c.heads * hd, N: d, accumulateInput: false, threads: threads)
             Attention.backward(dq: a.dq.pointer, dk: a.dk.pointer, dv: a.dv.pointer, dout: a.datt.pointer, probs: x.probs.pointer,
-                               q: x.q.pointer, k: x.k.pointer, v: x.v.pointer, shape, threads: threads)
+                               q: x.q.pointer, k: x.k.pointer, v: x.v.pointer, scratch: a.attnScratch.pointer, shape, threads: threads)
             RoPE.apply(a.dq.pointer, B: a.B, T: a.T, heads: c.heads, D: hd, cos: rope.cos, sin: rope.sin, inverse: true, threads: threads)
             RoPE.apply(a.dk.pointer, B: a.B, T: a.T, heads: c.kv, D: hd, cos: rope.cos, sin: rope.sin, inverse: true, threads: threads)
-            a.dxn.zero()
             Matmul.backward(dinp: a.dxn.pointer, dweight: g + o.q, dbias: nil, dout: a.dq.pointer, inp: x.xn1.pointer, weight: w + o.q,
-                            M: M, K: d, N: c.heads * hd, threads: threads)
+                            M: M, K: d, N: c.heads * hd, accumulateInput: false, threads: threads)
             Matmul.backward(dinp: a.dxn.pointer, dweight: g + o.k, dbias: nil, dout: a.dk.pointer, inp: x.xn1.pointer, weight: w + o.k,
                             M: M, K: d, N: c.kv * hd, threads: threads)
             Matmul.backward(dinp: a.dxn.pointer, dweight: g + o.v, dbias: nil, dout: a.dv.pointer, inp: x.xn1.pointer, weight: w + o.v,

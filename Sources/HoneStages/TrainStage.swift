@@ -14,7 +14,7 @@ enum TrainStage {
     static let inputs = [
         InputSpec("data", help: "token shards from tokenize: train (and val for evaluation)"),
         InputSpec("tokenizer", help: "the folder with tokenizer.json (from tokenize); copied next to the model", optional: true),
-        InputSpec("base", help: "a model folder (config.json + model.safetensors) to start from instead of random weights", optional: true),
+        InputSpec("base", help: "a model folder (config.json + model.safetensors), or a checkpoints output (its newest checkpoint), to start from instead of random weights", optional: true),
     ]
     static let outputs = [
         OutputSpec("model", help: "model.safetensors + config.json (Hugging Face Llama) + tokenizer.json"),
@@ -45,7 +45,7 @@ enum TrainStage {
         var config: ModelConfig
         let weights: Buffer
         if let base = context.inputs["base"] {
-            let loaded = try ModelFiles.load(base)
+            let loaded = try loadBase(base)
             config = loaded.config
             weights = loaded.weights
             if tokenizerJSON == nil, let data = FileManager.default.contents(atPath: base.appendingPathComponent("tokenizer.json").path) {
@@ -118,6 +118,15 @@ enum TrainStage {
         if let b = outcome.bestStep { metrics["best_step"] = Double(b) }
         if outcome.stoppedEarly { metrics["stopped_early"] = 1 }
         return StageResult(metrics: metrics)
+    }
+
+    /// A model folder, or a folder of checkpoints (the newest one's weights).
+    static func loadBase(_ folder: URL) throws -> (config: ModelConfig, weights: Buffer) {
+        if !FileManager.default.fileExists(atPath: folder.appendingPathComponent(ModelFiles.configName).path),
+           let newest = Checkpoint.list(in: folder).last {
+            return try Checkpoint.read(newest.url).model()
+        }
+        return try ModelFiles.load(folder)
     }
 
     /// The shard NAME in the data folder, its token ids checked against the vocabulary.

@@ -1,5 +1,6 @@
 import Foundation
 import HoneBase
+import HoneModel
 import HoneTensor
 
 /// A training checkpoint: everything a resumed run needs to end with the same bytes as a run
@@ -86,6 +87,18 @@ public struct Checkpoint {
     }
 
     public func array(_ name: String) -> Buffer? { arrays.first { $0.name == name }?.buffer }
+
+    /// The model a checkpoint holds (its config and current weights), to start another stage from.
+    public func model() throws -> (config: ModelConfig, weights: Buffer) {
+        guard let json = state["config"], let weights = array("weights") else {
+            throw CheckpointError("the checkpoint holds no model config or weights")
+        }
+        let config = try ModelConfig(hfJSON: json)
+        guard weights.count == ParameterLayout(config).count else {
+            throw CheckpointError("the checkpoint's weights do not match its config")
+        }
+        return (config, weights)
+    }
 }
 
 public struct CheckpointError: Error, CustomStringConvertible {

@@ -24,13 +24,18 @@ public final class Optimizer {
     public let v: Buffer
     /// Steps taken (Adam's bias correction counts from 1).
     public var steps: Int = 0
-    let decays: [(range: Range<Int>, decays: Bool)]
+    /// Fixed chunks of the flat buffer, each within one tensor: the update runs chunk by chunk
+    /// on any number of threads with the same bits.
+    let chunks: [(range: Range<Int>, decays: Bool)]
+    public var threads = 1
 
     public init(_ settings: Settings, layout: ParameterLayout) {
         self.settings = settings
         m = Buffer(layout.count)
         v = Buffer(settings.kind == .sgd ? 0 : layout.count)
-        decays = layout.tensors.map { ($0.offset..<($0.offset + $0.count), $0.decays) }
+        chunks = layout.tensors.flatMap { t in
+            Parallel.slices(t.count, size: 1 << 16).map { ((t.offset + $0.lowerBound)..<(t.offset + $0.upperBound), t.decays) }
+        }
     }
 
     /// One update with learning rate `lr`.
@@ -43,7 +48,8 @@ public final class Optimizer {
             // Bias corrections in double, as PyTorch computes them.
             let bc1 = 1 - pow(Double(s.beta1), Double(steps)), bc2 = 1 - pow(Double(s.beta2), Double(steps))
             let stepSize = Float(Double(lr) / bc1), bc2Root = Float(bc2.squareRoot())
-            for (range, decays) in decays {
+            Parallel.run(tasks: chunks.count, threads: threads) { c in
+                let (range, decays) = chunks[c]
                 let wd = decays ? s.weightDecay : 0
                 for i in range {
                     var gi = g[i]
@@ -54,11 +60,13 @@ public final class Optimizer {
                 }
             }
         case .sgd:
-            for (range, decays) in decays {
+            let first = steps == 1
+            Parallel.run(tasks: chunks.count, threads: threads) { c in
+                let (range, decays) = chunks[c]
                 let wd = decays ? s.weightDecay : 0
                 for i in range {
                     let gi = g[i] + wd * p[i]
-                    m[i] = steps == 1 ? gi : s.momentum * m[i] + gi
+                    m[i] = first ? gi : s.momentum * m[i] + gi
                     p[i] -= lr * m[i]
                 }
             }
@@ -66,17 +74,27 @@ public final class Optimizer {
     }
 }
 
-/// Clipping by global norm, as torch.nn.utils.clip_grad_norm_: the norm is summed in double in
-/// layout order, and gradients are scaled by max/(norm + 1e-6) when the norm exceeds `max`.
+/// Clipping by global norm, as torch.nn.utils.clip_grad_norm_: gradients are scaled by
+/// max/(norm + 1e-6) when the norm exceeds `max`. The norm is summed in double over fixed
+/// chunks, then the chunks in order, so its bits do not depend on the thread count.
 /// Returns the norm before clipping.
 @discardableResult
-public func clipGradients(_ grads: Buffer, maxNorm: Float?) -> Float {
+public func clipGradients(_ grads: Buffer, maxNorm: Float?, threads: Int = 1) -> Float {
+    let chunks = Parallel.slices(grads.count, size: 1 << 16)
+    let partial = UnsafeMutablePointer<Double>.allocate(capacity: max(1, chunks.count))
+    defer { partial.deallocate() }
+    let g = grads.pointer
+    Parallel.run(tasks: chunks.count, threads: threads) { c in
+        var ss = 0.0
+        for i in chunks[c] { ss += Double(g[i]) * Double(g[i]) }
+        partial[c] = ss
+    }
     var ss = 0.0
-    for i in 0..<grads.count { ss += Double(grads[i]) * Double(grads[i]) }
+    for c in 0..<chunks.count { ss += partial[c] }
     let norm = Float(ss.squareRoot())
     if let maxNorm, norm.isFinite, norm > maxNorm {
         let scale = maxNorm / (norm + 1e-6)
-        for i in 0..<grads.count { grads[i] *= scale }
+        Parallel.run(tasks: chunks.count, threads: threads) { c in for i in chunks[c] { g[i] *= scale } }
     }
     return norm
 }

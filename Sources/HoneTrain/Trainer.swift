@@ -80,6 +80,7 @@ public final class Trainer {
         targets = .allocate(capacity: acts.M); targets.initialize(repeating: 0, count: acts.M)
         mask = .allocate(capacity: acts.M); mask.initialize(repeating: 0, count: acts.M)
         optimizer = Optimizer(settings.optimizer, layout: model.layout)
+        optimizer.threads = model.threads
         plateau = settings.plateau
     }
 
@@ -130,7 +131,7 @@ public final class Trainer {
             afterBackward?(model)
             if !loss.isFinite { throw ModelError.nonFiniteLoss(step: step) }
             if let bad = firstNonFinite(model.grads, layout: model.layout) { throw ModelError.nonFinite(step: step, tensor: bad) }
-            let norm = clipGradients(model.grads, maxNorm: settings.maxGradNorm)
+            let norm = clipGradients(model.grads, maxNorm: settings.maxGradNorm, threads: model.threads)
             optimizer.step(weights: model.weights, grads: model.grads, lr: lr)
             history.append(.object(["step": .int(step), "loss": .double(round6(loss)), "lr": .double(Double(lr)),
                                     "grad_norm": .double(round6(Double(norm)))]))
@@ -154,7 +155,7 @@ public final class Trainer {
         let losses = history.compactMap { $0["loss"]?.doubleValue }
         let tail = losses.suffix(10)
         return TrainOutcome(history: history, steps: step, bestStep: best?.step, bestValLoss: best?.loss,
-                            stoppedEarly: stoppedEarly, finalTrainLoss: tail.isEmpty ? 0 : tail.reduce(0, +) / Double(tail.count))
+                            stoppedEarly: stoppedEarly, finalTrainLoss: tail.isEmpty ? 0 : round6(tail.reduce(0, +) / Double(tail.count)))
     }
 
     /// Mean loss per loss token over val (in order, no dropout), up to `evalBatches` batches.
@@ -205,6 +206,8 @@ public final class Trainer {
             "plateau": .object(["best": .double(plateau.best.isFinite ? plateau.best : 1e308), "bad": .int(plateau.bad),
                                 "factor": .double(plateau.factor)]),
             "layout_count": .int(model.layout.count),
+            // What makes a checkpoint loadable as a base model on its own.
+            "config": model.config.hfJSON,
         ]
         if let best { state["best"] = .object(["step": .int(best.step), "loss": .double(best.loss)]) }
         var arrays: [(String, Buffer)] = [("weights", model.weights), ("m", optimizer.m)]

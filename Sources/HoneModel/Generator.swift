@@ -1,0 +1,159 @@
+import Foundation
+import HoneBase
+import HoneTensor
+
+/// Inference with a KV cache: each new token costs one row through the decoder, attending to
+/// the keys and values cached for the positions before it. Same weights, same kernels as
+/// `Model`; the attention over the cache is its own short loop.
+public final class Generator {
+    public let model: Model
+    let c: ModelConfig
+    /// Per layer: keys and values for positions 0..<maxPositions, [pos, kvHeads, headDim].
+    let keys: [Buffer], values: [Buffer]
+    /// Positions filled so far.
+    public private(set) var length = 0
+    let chunk: Int
+    // Scratch for up to `chunk` rows at a time.
+    let x: Buffer, xn: Buffer, q: Buffer, k: Buffer, v: Buffer, att: Buffer, o: Buffer
+    let gate: Buffer, up: Buffer, h: Buffer, sig: Buffer, rstd: Buffer, scores: Buffer
+    public let logits: Buffer
+
+    public init(model: Model, chunk: Int = 64) {
+        self.model = model
+        let c = model.config
+        self.c = c
+        self.chunk = chunk
+        let kvWidth = c.kv * c.headDim, d = c.hiddenSize
+        keys = (0..<c.layers).map { _ in Buffer(c.maxPositions * kvWidth) }
+        values = (0..<c.layers).map { _ in Buffer(c.maxPositions * kvWidth) }
+        x = Buffer(chunk * d); xn = Buffer(chunk * d); o = Buffer(chunk * d); rstd = Buffer(chunk)
+        q = Buffer(chunk * c.heads * c.headDim); att = Buffer(chunk * c.heads * c.headDim)
+        k = Buffer(chunk * kvWidth); v = Buffer(chunk * kvWidth)
+        gate = Buffer(chunk * c.ffn); up = Buffer(chunk * c.ffn); h = Buffer(chunk * c.ffn); sig = Buffer(chunk * c.ffn)
+        scores = Buffer(c.maxPositions)
+        logits = Buffer(chunk * c.vocabSize)
+    }
+
+    public func reset() { length = 0 }
+
+    /// Feeds `tokens` at positions length..<length + n and returns the logits of the last one
+    /// (`allLogits`: of every one, row after row). Throws when the model's context is full.
+    public func feed(_ tokens: [Int32], allLogits: Bool = false) throws -> [Float] {
+        guard length + tokens.count <= c.maxPositions else {
+            throw ModelError.config("the sequence would pass the model's \(c.maxPositions) positions (max_position_embeddings)")
+        }
+        var out: [Float] = []
+        var i = 0
+        while i < tokens.count {
+            let n = min(chunk, tokens.count - i)
+            let last = i + n == tokens.count
+            let rows = forward(Array(tokens[i..<(i + n)]), logitsFor: allLogits ? 0..<n : (last ? (n - 1)..<n : n..<n))
+            out += rows
+            i += n
+        }
+        return out
+    }
+
+    /// One chunk of n rows; returns the logits of the rows in `logitsFor`.
+    private func forward(_ tokens: [Int32], logitsFor: Range<Int>) -> [Float] {
+        let n = tokens.count, d = c.hiddenSize, hd = c.headDim, kvWidth = c.kv * hd, w = model.weights.pointer
+        let threads = model.threads, start = length
+        tokens.withUnsafeBufferPointer { t in
+            if let base = t.baseAddress {
+                Embedding.forward(out: x.pointer, tokens: base, table: w + model.embedOffset, M: n, C: d, threads: threads)
+            }
+        }
+        let scale = 1 / Float(hd).squareRoot(), group = c.heads / c.kv
+        for l in 0..<c.layers {
+            let off = model.offsets[l]
+            RMSNorm.forward(out: xn.pointer, rstd: rstd.pointer, inp: x.pointer, weight: w + off.attnNorm, M: n, C: d, eps: c.normEps, threads: threads)
+            Matmul.forward(out: q.pointer, inp: xn.pointer, weight: w + off.q, bias: nil, M: n, K: d, N: c.heads * hd, threads: threads)
+            Matmul.forward(out: k.pointer, inp: xn.pointer, weight: w + off.k, bias: nil, M: n, K: d, N: kvWidth, threads: threads)
+            Matmul.forward(out: v.pointer, inp: xn.pointer, weight: w + off.v, bias: nil, M: n, K: d, N: kvWidth, threads: threads)
+            RoPE.apply(q.pointer, B: 1, T: n, heads: c.heads, D: hd, cos: model.rope.cos, sin: model.rope.sin, start: start, threads: threads)
+            RoPE.apply(k.pointer, B: 1, T: n, heads: c.kv, D: hd, cos: model.rope.cos, sin: model.rope.sin, start: start, threads: threads)
+            (keys[l].pointer + start * kvWidth).update(from: k.pointer, count: n * kvWidth)
+            (values[l].pointer + start * kvWidth).update(from: v.pointer, count: n * kvWidth)
+            let K = keys[l].pointer, V = values[l].pointer, p = scores.pointer
+            for r in 0..<n {
+                let pos = start + r
+                for head in 0..<c.heads {
+                    let kvh = head / group, qr = q.pointer + (r * c.heads + head) * hd
+                    var mx = -Float.infinity
+                    for u in 0...pos {
+                        let ku = K + u * kvWidth + kvh * hd
+                        var dot: Float = 0
+                        for j in 0..<hd { dot += qr[j] * ku[j] }
+                        p[u] = dot * scale
+                        mx = max(mx, p[u])
+                    }
+                    var sum: Float = 0
+                    for u in 0...pos { p[u] = exp(p[u] - mx); sum += p[u] }
+                    let a = att.pointer + (r * c.heads + head) * hd
+                    for j in 0..<hd { a[j] = 0 }
+                    for u in 0...pos {
+                        let vu = V + u * kvWidth + kvh * hd, weight = p[u] / sum
+                        for j in 0..<hd { a[j] += weight * vu[j] }
+                    }
+                }
+            }
+            Matmul.forward(out: o.pointer, inp: att.pointer, weight: w + off.o, bias: nil, M: n, K: c.heads * hd, N: d, threads: threads)
+            for i in 0..<(n * d) { x[i] += o[i] }
+            RMSNorm.forward(out: xn.pointer, rstd: rstd.pointer, inp: x.pointer, weight: w + off.mlpNorm, M: n, C: d, eps: c.normEps, threads: threads)
+            Matmul.forward(out: gate.pointer, inp: xn.pointer, weight: w + off.gate, bias: nil, M: n, K: d, N: c.ffn, threads: threads)
+            Matmul.forward(out: up.pointer, inp: xn.pointer, weight: w + off.up, bias: nil, M: n, K: d, N: c.ffn, threads: threads)
+            SwiGLU.forward(out: h.pointer, sigmoid: sig.pointer, gate: gate.pointer, up: up.pointer, count: n * c.ffn, threads: threads)
+            Matmul.forward(out: o.pointer, inp: h.pointer, weight: w + off.down, bias: nil, M: n, K: c.ffn, N: d, threads: threads)
+            for i in 0..<(n * d) { x[i] += o[i] }
+        }
+        length += n
+        guard !logitsFor.isEmpty else { return [] }
+        let rows = logitsFor.count
+        RMSNorm.forward(out: xn.pointer, rstd: rstd.pointer, inp: x.pointer + logitsFor.lowerBound * d, weight: w + model.normOffset,
+                        M: rows, C: d, eps: c.normEps, threads: threads)
+        Matmul.forward(out: logits.pointer, inp: xn.pointer, weight: w + model.headOffset, bias: nil, M: rows, K: d, N: c.vocabSize, threads: threads)
+        return Array(UnsafeBufferPointer(start: logits.pointer, count: rows * c.vocabSize))
+    }
+}
+
+/// How the next token is picked from the logits: greedy when temperature is 0, else sampled
+/// from softmax(logits / temperature) restricted to the top k and the top-p nucleus, with a
+/// counter-based stream (the same seed gives the same text).
+public struct Sampler {
+    public var temperature: Double = 0
+    public var topK: Int = 0
+    public var topP: Double = 1
+    var rng: CounterRNG
+
+    public init(temperature: Double, topK: Int, topP: Double, seed: UInt64) {
+        self.temperature = temperature; self.topK = topK; self.topP = topP
+        rng = CounterRNG(key: seed)
+    }
+
+    public mutating func pick(_ logits: ArraySlice<Float>) -> Int {
+        let base = logits.startIndex
+        guard temperature > 0 else {
+            var best = base
+            for i in logits.indices where logits[i] > logits[best] { best = i }
+            return best - base
+        }
+        var order = Array(0..<logits.count).sorted { logits[base + $0] > logits[base + $1] || (logits[base + $0] == logits[base + $1] && $0 < $1) }
+        if topK > 0 { order = Array(order.prefix(topK)) }
+        let mx = Double(logits[base + order[0]])
+        var probs = order.map { exp((Double(logits[base + $0]) - mx) / temperature) }
+        let total = probs.reduce(0, +)
+        probs = probs.map { $0 / total }
+        if topP < 1 {
+            var cum = 0.0, keep = 0
+            while keep < probs.count { cum += probs[keep]; keep += 1; if cum >= topP { break } }
+            order = Array(order.prefix(keep)); probs = Array(probs.prefix(keep))
+        }
+        let mass = probs.reduce(0, +)
+        var u = rng.nextDouble() * mass
+        for (i, p) in probs.enumerated() {
+            u -= p
+            if u < 0 { return order[i] }
+        }
+        return order[order.count - 1]
+    }
+}
