@@ -4,12 +4,17 @@ import Foundation
 //   hone-bench store [REPS]                       the object store beside zlib-1 + SHA-256
 //   hone-bench tokenizer CORPUS [HF_4096.json HF_8192.json]   BPE training and encoding
 //   hone-bench matmul                             the linear layer at 1 and 2 threads
+//   hone-bench train A|B THREADS [STEPS WARMUP]   a training step beside PyTorch's configs
 let args = Array(CommandLine.arguments.dropFirst())
 switch args.first {
 case "store": try storeBench(reps: Int(args.dropFirst().first ?? "3") ?? 3)
 case "matmul": matmulBench()
+case "train":
+    let rest = args.dropFirst().map { $0 }
+    trainBench(config: rest.first ?? "A", threads: rest.count > 1 ? Int(rest[1]) ?? 1 : 1,
+               steps: rest.count > 2 ? Int(rest[2]) ?? 10 : 10, warmup: rest.count > 3 ? Int(rest[3]) ?? 2 : 2)
 case "tokenizer": try tokenizerBench(corpus: args.dropFirst().first ?? "/tmp/bpe_corpus.txt", hf: Array(args.dropFirst(2)))
 default:
-    FileHandle.standardError.write(Data("usage: hone-bench store [REPS] | tokenizer CORPUS [HF_JSON...] | matmul\n".utf8))
+    FileHandle.standardError.write(Data("usage: hone-bench store [REPS] | tokenizer CORPUS [HF_JSON...] | matmul | train A|B THREADS [STEPS WARMUP]\n".utf8))
     exit(2)
 }

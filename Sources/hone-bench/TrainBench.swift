@@ -1,0 +1,116 @@
+import CBLAS
+import Foundation
+import HoneBase
+import HoneModel
+import HoneTensor
+import HoneTrain
+
+/// One training step (forward, backward, AdamW) on the configurations of
+/// ../shared/bench/torch_llama_step.py — A: V4096 d256 L4 H4 T128 B16; B: V8192 d512 L8 H8 T256
+/// B8; untied head, MHA, random tokens, AdamW(3e-4, 0.9/0.95, wd 0.1) — with the same FLOP
+/// count (6·matmul params + 12·L·T·d per token), the time of each phase, peak RSS, and the rate
+/// of the step's own sgemm calls alone (the ceiling the step is measured against).
+func trainBench(config name: String, threads: Int, steps: Int, warmup: Int) {
+    let shapes = ["A": (V: 4096, d: 256, L: 4, H: 4, T: 128, B: 16), "B": (V: 8192, d: 512, L: 8, H: 8, T: 256, B: 8)]
+    guard let s = shapes[name] else {
+        FileHandle.standardError.write(Data("hone-bench train: config A or B\n".utf8))
+        exit(2)
+    }
+    var c = ModelConfig(vocabSize: s.V)
+    c.hiddenSize = s.d; c.layers = s.L; c.heads = s.H; c.maxPositions = s.T; c.tiedEmbeddings = false
+    let layout = ParameterLayout(c)
+    let model = Model(config: c, weights: initialWeights(layout, config: c, key: 1), threads: threads)
+    let acts = Activations(config: c, B: s.B, T: s.T)
+    var opt = Optimizer.Settings()
+    opt.beta2 = 0.95; opt.weightDecay = 0.1
+    let optimizer = Optimizer(opt, layout: layout)
+    optimizer.threads = threads
+    var rng = CounterRNG(key: 2)
+    let M = s.B * s.T
+    var targets = [Int32](repeating: 0, count: M)
+    for m in 0..<M { acts.tokens[m] = Int32(rng.below(s.V)); targets[m] = Int32(rng.below(s.V)) }
+
+    var phase = [Double](repeating: 0, count: 4)  // forward, head + loss, backward, optimizer
+    var times: [Double] = []
+    var firstLoss: Float = 0, lastLoss: Float = 0
+    for step in 0..<(warmup + steps) {
+        let t0 = Date()
+        model.grads.zero()
+        model.forward(acts)
+        let t1 = Date()
+        model.lmHeadForward(acts)
+        let loss = model.lmLoss(acts, targets: targets, mask: nil)
+        model.lmHeadBackward(acts)
+        let t2 = Date()
+        model.backward(acts)
+        let t3 = Date()
+        clipGradients(model.grads, maxNorm: nil, threads: threads)
+        optimizer.step(weights: model.weights, grads: model.grads, lr: 3e-4)
+        let t4 = Date()
+        if step == 0 { firstLoss = loss }
+        lastLoss = loss
+        if step >= warmup {
+            times.append(t4.timeIntervalSince(t0))
+            for (i, (a, b)) in [(t0, t1), (t1, t2), (t2, t3), (t3, t4)].enumerated() { phase[i] += b.timeIntervalSince(a) }
+        }
+    }
+    let med = times.sorted()[times.count / 2]
+    let matmulParams = layout.tensors.filter { $0.shape.count == 2 && $0.name != "model.embed_tokens.weight" }.reduce(0) { $0 + $1.count }
+    let flopsPerToken = 6 * Double(matmulParams) + 12 * Double(s.L * s.T * s.d)
+    let tokens = Double(M)
+    let sgemm = sgemmRate(c, M: M, threads: threads, sliced: false)
+    let sliced = sgemmRate(c, M: M, threads: threads)
+    let stepGflops = tokens * flopsPerToken / med / 1e9
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    func r(_ x: Double, _ digits: Double = 10) -> JSONValue { .double((x * digits).rounded() / digits) }
+    let total = phase.reduce(0, +)
+    print(JSONValue.object([
+        "bench": .string("hone_train"), "config": .string(name), "threads": .int(threads),
+        "vocab": .int(s.V), "d": .int(s.d), "layers": .int(s.L), "heads": .int(s.H), "seq": .int(s.T), "batch": .int(s.B),
+        "mlp_hidden": .int(c.ffn), "params_total": .int(layout.count), "params_matmul": .int(matmulParams),
+        "step_s_med": r(med, 1e4), "step_s_min": r(times.min() ?? 0, 1e4), "step_s_max": r(times.max() ?? 0, 1e4),
+        "train_tok_s_med": r(tokens / med), "train_gflops_med": r(stepGflops),
+        "sgemm_gflops_same_shapes": r(sgemm), "sgemm_gflops_hone_slices": r(sliced), "step_vs_sgemm": r(stepGflops / sgemm, 1000),
+        "phase_share": .object(["forward": r(phase[0] / total, 1000), "head_loss": r(phase[1] / total, 1000),
+                                "backward": r(phase[2] / total, 1000), "optimizer": r(phase[3] / total, 1000)]),
+        "rss_mb_peak": .int(usage.ru_maxrss / 1024), "loss_first": r(Double(firstLoss), 1e4), "loss_after": r(Double(lastLoss), 1e4),
+        "blas_core": .string(BLASInfo.coreName),
+    ]).canonical)
+}
+
+/// GFLOP/s of the step's matmuls alone: every Matmul.forward and .backward a step makes, with
+/// the same shapes, timed together — through Hone's fixed slices (`sliced`), or as one
+/// OpenBLAS call per product with OpenBLAS's own threading (what ../shared/bench/sgemm_peak.c
+/// measures).
+func sgemmRate(_ c: ModelConfig, M: Int, threads: Int, sliced: Bool = true) -> Double {
+    let d = c.hiddenSize
+    var shapes: [(K: Int, N: Int)] = []
+    for _ in 0..<c.layers { shapes += [(d, d), (d, d), (d, d), (d, d), (d, c.ffn), (d, c.ffn), (c.ffn, d)] }
+    shapes.append((d, c.vocabSize))
+    let maxK = shapes.map(\.K).max() ?? d, maxN = shapes.map(\.N).max() ?? d
+    let inp = Buffer(M * maxK), w = Buffer(maxN * maxK), out = Buffer(M * maxN), dinp = Buffer(M * maxK), dw = Buffer(maxN * maxK)
+    var rng = CounterRNG(key: 3)
+    inp.fillNormal(std: 1, rng: &rng); w.fillNormal(std: 0.02, rng: &rng); out.fillNormal(std: 0.01, rng: &rng)
+    var best = Double.infinity
+    for _ in 0..<3 {
+        let t = Date()
+        for (K, N) in shapes {
+            if sliced {
+                Matmul.forward(out: out.pointer, inp: inp.pointer, weight: w.pointer, bias: nil, M: M, K: K, N: N, threads: threads)
+                Matmul.backward(dinp: dinp.pointer, dweight: dw.pointer, dbias: nil, dout: out.pointer, inp: inp.pointer,
+                                weight: w.pointer, M: M, K: K, N: N, threads: threads)
+            } else {
+                openblas_set_num_threads(Int32(threads))
+                let (m, k, n) = (Int32(M), Int32(K), Int32(N))
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1, inp.pointer, k, w.pointer, k, 0, out.pointer, n)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, k, n, 1, out.pointer, n, w.pointer, k, 1, dinp.pointer, k)
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, k, m, 1, out.pointer, n, inp.pointer, k, 1, dw.pointer, k)
+                openblas_set_num_threads(1)
+            }
+        }
+        best = min(best, Date().timeIntervalSince(t))
+    }
+    let flops = shapes.reduce(0.0) { $0 + 6 * Double(M) * Double($1.K) * Double($1.N) }
+    return flops / best / 1e9
+}
