@@ -15,9 +15,10 @@ public final class Activations {
     let finalRstd: Buffer
     /// Gradient flowing into `final`; heads accumulate into it before `Model.backward`.
     public let dfinal: Buffer
-    /// LM head logits [M, V] and their gradient (the fused cross-entropy writes it).
+    /// LM head logits [M, V]. The fused cross-entropy overwrites them with their gradient
+    /// (`dlogits`): one M×V buffer instead of two, 32 MB less to stream on config A.
     public let logits: Buffer
-    public let dlogits: Buffer
+    public var dlogits: Buffer { logits }
     public let rowLosses: Buffer
     /// Scalar head output [M] and its gradient.
     public let scores: Buffer
@@ -38,7 +39,6 @@ public final class Activations {
         layers = (0..<c.layers).map { _ in LayerActivations(c, B: B, T: T) }
         final = Buffer(M * d); finalRstd = Buffer(M); dfinal = Buffer(M * d)
         logits = Buffer(withLogits ? M * c.vocabSize : 0)
-        dlogits = Buffer(withLogits ? M * c.vocabSize : 0)
         rowLosses = Buffer(M)
         scores = Buffer(M); dscores = Buffer(M)
         dres = Buffer(M * d); dxn = Buffer(M * d); dbranch = Buffer(M * d)
@@ -53,7 +53,7 @@ public final class Activations {
     /// Bytes held, for memory reports.
     public var bytes: Int {
         var n = resid.reduce(0) { $0 + $1.count } + layers.reduce(0) { $0 + $1.floats }
-        for b in [final, finalRstd, dfinal, logits, dlogits, rowLosses, scores, dscores, dres, dxn, dbranch,
+        for b in [final, finalRstd, dfinal, logits, rowLosses, scores, dscores, dres, dxn, dbranch,
                   dq, dk, dv, datt, dgate, dup, dh, attnScratch] { n += b.count }
         return n * 4 + M * 4
     }

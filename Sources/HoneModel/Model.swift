@@ -102,7 +102,8 @@ public final class Model {
     }
 
     /// Next-token cross-entropy on the logits: target of row m is `targets[m]`, rows with
-    /// mask 0 are left out. Fills `a.dlogits`; returns the loss (see CrossEntropy for `normalizer`).
+    /// mask 0 are left out. Overwrites the logits with their gradient (`a.dlogits`); returns the
+    /// loss (see CrossEntropy for `normalizer`).
     public func lmLoss(_ a: Activations, targets: UnsafePointer<Int32>, mask: UnsafePointer<UInt8>?, normalizer: Int? = nil) -> Float {
         CrossEntropy.forwardBackward(dlogits: a.dlogits.pointer, losses: a.rowLosses.pointer, logits: a.logits.pointer,
                                      targets: targets, mask: mask, M: a.M, V: config.vocabSize, normalizer: normalizer, threads: threads)

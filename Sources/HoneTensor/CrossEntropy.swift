@@ -4,6 +4,7 @@ import Foundation
 /// the rows in the mask of −log softmax(logits)[target], and dlogits = (softmax − onehot)/n for
 /// those rows, 0 for the others (n = rows in the mask). Rows run in fixed tasks; the loss is
 /// summed over rows afterwards in row order, so its bits do not depend on the thread count.
+/// `dlogits` may be `logits` itself (computed in place).
 public enum CrossEntropy {
     public static let rowsPerTask = 16
 
@@ -12,7 +13,7 @@ public enum CrossEntropy {
     /// `normalizer` replaces n when the batch is one micro-batch of several: dividing by the
     /// masked rows of the whole batch makes k micro-batches sum to the gradient of one.
     public static func forwardBackward(dlogits: UnsafeMutablePointer<Float>, losses: UnsafeMutablePointer<Float>,
-                                       logits: UnsafePointer<Float>, targets: UnsafePointer<Int32>,
+                                       logits: UnsafeMutablePointer<Float>, targets: UnsafePointer<Int32>,
                                        mask: UnsafePointer<UInt8>?, M: Int, V: Int, normalizer: Int? = nil,
                                        threads: Int) -> Float {
         var n = 0
@@ -30,9 +31,10 @@ public enum CrossEntropy {
                 }
                 var maxz = -Float.infinity
                 for j in 0..<V { maxz = max(maxz, z[j]) }
-                let sum = FastExp.expShifted(z, d, count: V, shift: maxz)
                 let target = Int(targets[i])
-                losses[i] = log(sum) + maxz - z[target]
+                let zTarget = z[target]  // read before d (possibly z itself) is written
+                let sum = FastExp.expShifted(z, d, count: V, shift: maxz)
+                losses[i] = log(sum) + maxz - zTarget
                 let inv = 1 / sum
                 for j in 0..<V { d[j] = d[j] * inv * scale }
                 d[target] -= scale

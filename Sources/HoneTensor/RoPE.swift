@@ -24,15 +24,19 @@ public enum RoPE {
     public static func apply(_ x: UnsafeMutablePointer<Float>, B: Int, T: Int, heads: Int, D: Int,
                              cos: [Float], sin: [Float], start: Int = 0, inverse: Bool = false, threads: Int) {
         let half = D / 2
-        Parallel.run(tasks: B * T, threads: threads) { bt in
-            let p = start + bt % T
-            for h in 0..<heads {
-                let v = x + (bt * heads + h) * D
-                for i in 0..<half {
-                    let c = cos[p * half + i], s = inverse ? -sin[p * half + i] : sin[p * half + i]
-                    let a = v[i], b = v[i + half]
-                    v[i] = a * c - b * s
-                    v[i + half] = b * c + a * s
+        // 64 positions per task: a task per position spent more on taking tasks than rotating.
+        let slices = Parallel.slices(B * T, size: 64)
+        Parallel.run(tasks: slices.count, threads: threads) { task in
+            for bt in slices[task] {
+                let p = start + bt % T
+                for h in 0..<heads {
+                    let v = x + (bt * heads + h) * D
+                    for i in 0..<half {
+                        let c = cos[p * half + i], s = inverse ? -sin[p * half + i] : sin[p * half + i]
+                        let a = v[i], b = v[i + half]
+                        v[i] = a * c - b * s
+                        v[i + half] = b * c + a * s
+                    }
                 }
             }
         }

@@ -86,6 +86,16 @@ import Testing
         #expect(abs(Double(value) - loss()) < 1e-5)
         check("dlogits", z, d, samples: 20, key: 41, loss: loss)
         for i in 0..<M where mask[i] == 0 { #expect((0..<V).allSatisfy { d[i * V + $0] == 0 }) }
+        // In place (the model's way: the logits become their gradient) gives the same bits.
+        let inPlace = Buffer(M * V), inPlaceLosses = Buffer(M)
+        inPlace.pointer.update(from: z.pointer, count: M * V)
+        let again = targets.withUnsafeBufferPointer { t in mask.withUnsafeBufferPointer { m in
+            CrossEntropy.forwardBackward(dlogits: inPlace.pointer, losses: inPlaceLosses.pointer, logits: inPlace.pointer,
+                                         targets: t.baseAddress!, mask: m.baseAddress, M: M, V: V, threads: 2)
+        } }
+        #expect(again == value)
+        let same = (0..<(M * V)).allSatisfy { inPlace[$0] == d[$0] }
+        #expect(same, "in-place gradient differs")
     }
 
     @Test func layersGiveTheSameBitsOnOneAndTwoThreads() {
