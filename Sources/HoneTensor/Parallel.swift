@@ -42,8 +42,14 @@ public enum Parallel {
         }
     }
 
-    /// Fixed slices of `count` items, `size` each (the last may be shorter).
-    public static func slices(_ count: Int, size: Int) -> [Range<Int>] {
-        stride(from: 0, to: count, by: size).map { $0..<min(count, $0 + size) }
+    /// Fixed slices of `count` items, `size` each (the last may be shorter), computed on demand:
+    /// kernels call this every step, and it allocates nothing.
+    public static func slices(_ count: Int, size: Int) -> Slices { Slices(total: count, size: size) }
+
+    public struct Slices: RandomAccessCollection, Sendable {
+        public let total: Int, size: Int
+        public var startIndex: Int { 0 }
+        public var endIndex: Int { (total + size - 1) / size }
+        public subscript(i: Int) -> Range<Int> { (i * size)..<Swift.min(total, (i + 1) * size) }
     }
 }

@@ -31,30 +31,31 @@ public enum RMSNorm {
                                 dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                 rstd: UnsafePointer<Float>, M: Int, C: Int, threads: Int) {
         let rows = Parallel.slices(M, size: rowsPerTask)
-        let partial = UnsafeMutablePointer<Float>.allocate(capacity: rows.count * C)
-        defer { partial.deallocate() }
-        Parallel.run(tasks: rows.count, threads: threads) { t in
-            let part = partial + t * C
-            part.update(repeating: 0, count: C)
-            for i in rows[t] {
-                let x = inp + i * C, dy = dout + i * C, dx = dinp + i * C
-                let r = rstd[i]
-                var dot: Float = 0
-                for j in 0..<C { dot += dy[j] * weight[j] * x[j] * r }
-                let mean = dot / Float(C)
-                for j in 0..<C {
-                    let xhat = x[j] * r
-                    dx[j] += r * (dy[j] * weight[j] - xhat * mean)
-                    part[j] += dy[j] * xhat
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: rows.count * C) { scratch in
+            guard let partial = scratch.baseAddress else { return }
+            Parallel.run(tasks: rows.count, threads: threads) { t in
+                let part = partial + t * C
+                part.update(repeating: 0, count: C)
+                for i in rows[t] {
+                    let x = inp + i * C, dy = dout + i * C, dx = dinp + i * C
+                    let r = rstd[i]
+                    var dot: Float = 0
+                    for j in 0..<C { dot += dy[j] * weight[j] * x[j] * r }
+                    let mean = dot / Float(C)
+                    for j in 0..<C {
+                        let xhat = x[j] * r
+                        dx[j] += r * (dy[j] * weight[j] - xhat * mean)
+                        part[j] += dy[j] * xhat
+                    }
                 }
             }
-        }
-        let cols = Parallel.slices(C, size: 256)
-        Parallel.run(tasks: cols.count, threads: threads) { c in
-            for j in cols[c] {
-                var s: Float = 0
-                for t in 0..<rows.count { s += partial[t * C + j] }
-                dweight[j] += s
+            let cols = Parallel.slices(C, size: 256)
+            Parallel.run(tasks: cols.count, threads: threads) { c in
+                for j in cols[c] {
+                    var s: Float = 0
+                    for t in 0..<rows.count { s += partial[t * C + j] }
+                    dweight[j] += s
+                }
             }
         }
     }

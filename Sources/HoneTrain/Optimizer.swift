@@ -81,16 +81,17 @@ public final class Optimizer {
 @discardableResult
 public func clipGradients(_ grads: Buffer, maxNorm: Float?, threads: Int = 1) -> Float {
     let chunks = Parallel.slices(grads.count, size: 1 << 16)
-    let partial = UnsafeMutablePointer<Double>.allocate(capacity: max(1, chunks.count))
-    defer { partial.deallocate() }
     let g = grads.pointer
-    Parallel.run(tasks: chunks.count, threads: threads) { c in
+    let ss = withUnsafeTemporaryAllocation(of: Double.self, capacity: max(1, chunks.count)) { partial -> Double in
+        Parallel.run(tasks: chunks.count, threads: threads) { c in
+            var ss = 0.0
+            for i in chunks[c] { ss += Double(g[i]) * Double(g[i]) }
+            partial[c] = ss
+        }
         var ss = 0.0
-        for i in chunks[c] { ss += Double(g[i]) * Double(g[i]) }
-        partial[c] = ss
+        for c in 0..<chunks.count { ss += partial[c] }
+        return ss
     }
-    var ss = 0.0
-    for c in 0..<chunks.count { ss += partial[c] }
     let norm = Float(ss.squareRoot())
     if let maxNorm, norm.isFinite, norm > maxNorm {
         let scale = maxNorm / (norm + 1e-6)
