@@ -71,9 +71,14 @@ public enum Safetensors {
         let start = 8 + Int(n)
         var out: [String: Tensor] = [:]
         for (name, e) in entries where name != "__metadata__" {
-            guard let dtype = e["dtype"]?.stringValue, let shape = e["shape"]?.arrayValue?.compactMap(\.intValue),
-                  let offs = e["data_offsets"]?.arrayValue?.compactMap(\.intValue), offs.count == 2 else {
+            guard let dtype = e["dtype"]?.stringValue, let shapeItems = e["shape"]?.arrayValue,
+                  let offItems = e["data_offsets"]?.arrayValue, offItems.count == 2 else {
                 throw Failure(file: file, offset: 8, expected: "dtype, shape and data_offsets for tensor '\(name)'")
+            }
+            let shape = shapeItems.compactMap(\.intValue), offs = offItems.compactMap(\.intValue)
+            guard shape.count == shapeItems.count, offs.count == 2, shape.allSatisfy({ $0 >= 0 && $0 < 1 << 40 }),
+                  offs.allSatisfy({ $0 >= 0 && $0 < 1 << 50 }), offs[0] <= offs[1] else {
+                throw Failure(file: file, offset: 8, expected: "non-negative integer shape and data_offsets for '\(name)', found \(e["shape"] ?? .null) and \(e["data_offsets"] ?? .null)")
             }
             let width: Int
             switch dtype {
@@ -81,8 +86,11 @@ public enum Safetensors {
             case "F16", "BF16": width = 2
             default: throw Failure(file: file, offset: 8, expected: "dtype F32, F16 or BF16 for '\(name)', found \(dtype)")
             }
-            let count = shape.reduce(1, *)
-            guard offs[0] >= 0, offs[1] - offs[0] == count * width else {
+            let (count, overflow) = shape.reduce((1, false)) { acc, d in
+                let m = acc.0.multipliedReportingOverflow(by: d)
+                return (m.partialValue, acc.1 || m.overflow)
+            }
+            guard !overflow, offs[1] - offs[0] == count * width else {
                 throw Failure(file: file, offset: 8, expected: "\(count * width) bytes for '\(name)' \(shape), found offsets \(offs)")
             }
             guard start + offs[1] <= data.count else {

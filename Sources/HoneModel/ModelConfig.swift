@@ -106,6 +106,9 @@ public struct ModelConfig: Equatable, Sendable {
         if json["rope_scaling"].map({ $0 != .null }) ?? false {
             throw ModelError.config("config.json: rope_scaling is not supported")
         }
+        for key in ["attention_bias", "mlp_bias"] where json[key]?.boolValue == true {
+            throw ModelError.config("config.json: \(key) true is not supported (Llama's projections have no bias)")
+        }
         if let p = problem { throw ModelError.config("config.json: \(p)") }
     }
 }

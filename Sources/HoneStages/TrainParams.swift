@@ -2,6 +2,7 @@ import Foundation
 import HoneBase
 import HoneModel
 import HonePipeline
+import HoneTensor
 import HoneTrain
 
 /// Params the training kinds share, each with its default in one place, and their reading into
@@ -14,7 +15,7 @@ enum TrainParams {
         ParamSpec("heads", .int(min: 1), default: .int(4), help: "attention heads (from scratch)"),
         ParamSpec("kv_heads", .int(min: 0), default: .int(0), help: "key/value heads, fewer for grouped-query attention; 0: heads"),
         ParamSpec("intermediate_size", .int(min: 0), default: .int(0), help: "SwiGLU width; 0: Llama's 256·ceil(8d/3/256)"),
-        ParamSpec("max_positions", .int(min: 0), default: .int(0), help: "longest sequence the model takes; 0: seq_len"),
+        ParamSpec("max_positions", .int(min: 0), default: .int(0), help: "longest sequence the model takes, prompt and generated text included; 0: seq_len"),
         ParamSpec("rope_theta", .number(min: 1), default: .double(10_000), help: "rotary embedding base"),
         ParamSpec("norm_eps", .number(min: 0, max: 1), default: .double(1e-5), help: "RMSNorm epsilon"),
         ParamSpec("tied_embeddings", .bool, default: .bool(true), help: "the LM head reuses the embedding table"),
@@ -115,6 +116,9 @@ enum TrainParams {
         if let h = p.int("heads"), let kv = p.int("kv_heads"), kv > 0, h % kv != 0 {
             issues.append(ParamIssue(param: "kv_heads", message: "heads \(h) must be a multiple of kv_heads \(kv)"))
         }
+        for beta in ["beta1", "beta2"] where (p.double(beta) ?? 0) >= 1 {
+            issues.append(ParamIssue(param: beta, message: "\(beta) must be below 1 (Adam's bias correction divides by 1 − beta^step)"))
+        }
         if let m = p.int("max_positions"), m > 0, let t = p.int("seq_len"), t > m {
             issues.append(ParamIssue(param: "seq_len", message: "seq_len \(t) is longer than max_positions \(m)"))
         }
@@ -123,8 +127,5 @@ enum TrainParams {
 
     /// Threads for the numeric work: they never change the bytes (see HoneTensor's `Parallel`).
     /// HONE_THREADS overrides the core count.
-    static var threads: Int {
-        if let s = ProcessInfo.processInfo.environment["HONE_THREADS"], let n = Int(s), n > 0 { return n }
-        return ProcessInfo.processInfo.activeProcessorCount
-    }
+    static var threads: Int { Parallel.defaultThreads }
 }

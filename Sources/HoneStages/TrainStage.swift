@@ -83,6 +83,9 @@ enum TrainStage {
             .flatMap { $0.count > 0 ? $0 : nil }
 
         let settings = TrainParams.settings(p, examples: trainExamples.count, context: context)
+        if valExamples == nil && (settings.patience > 0 || settings.schedule.kind == .plateau) {
+            context.log.write("\(context.stageName): warning: patience and the plateau schedule need val data; there is none, so they do nothing")
+        }
         let model = Model(config: config, weights: weights, threads: TrainParams.threads)
         let trainer = Trainer(model: model, settings: settings, train: trainExamples, val: valExamples)
         context.log.write("\(context.stageName): \(model.layout.count) parameters, \(trainExamples.count) training examples of \(T) tokens"
@@ -100,7 +103,7 @@ enum TrainStage {
         let lines = outcome.history.map(\.canonical).joined(separator: "\n") + "\n"
         try Data(lines.utf8).write(to: metricsOut.appendingPathComponent("history.jsonl"))
         if p.bool("keep_checkpoints") ?? false {
-            for c in Checkpoint.list(in: context.scratch) {
+            for c in Checkpoint.list(in: context.scratch).suffix(max(1, settings.saveTotalLimit)) {
                 try FileManager.default.copyItem(at: c.url, to: checkpointsOut.appendingPathComponent(c.url.lastPathComponent))
             }
         }
@@ -122,11 +125,15 @@ enum TrainStage {
 
     /// A model folder, or a folder of checkpoints (the newest one's weights).
     static func loadBase(_ folder: URL) throws -> (config: ModelConfig, weights: Buffer) {
-        if !FileManager.default.fileExists(atPath: folder.appendingPathComponent(ModelFiles.configName).path),
-           let newest = Checkpoint.list(in: folder).last {
-            return try Checkpoint.read(newest.url).model()
+        guard !FileManager.default.fileExists(atPath: folder.appendingPathComponent(ModelFiles.configName).path) else {
+            return try ModelFiles.load(folder)
         }
-        return try ModelFiles.load(folder)
+        if let newest = Checkpoint.list(in: folder).last { return try Checkpoint.read(newest.url).model() }
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).filter { !$0.hasPrefix(".") }
+        if names.isEmpty {
+            throw StageFailure("input 'base' is empty: a model output holds config.json and model.safetensors; a checkpoints output is empty unless its stage sets keep_checkpoints: true")
+        }
+        throw StageFailure("input 'base' holds neither config.json + model.safetensors nor checkpoint-*.hck files (found: \(names.sorted().prefix(5).joined(separator: ", ")))")
     }
 
     /// The shard NAME in the data folder, its token ids checked against the vocabulary.

@@ -10,6 +10,12 @@ import Foundation
 /// different bits from the same rows inside a whole-matrix call (measured here:
 /// ../shared/bench/par_sgemm.c).
 public enum Parallel {
+    /// Threads for numeric work: HONE_THREADS, else every core. Never changes the bits.
+    public static var defaultThreads: Int {
+        if let s = ProcessInfo.processInfo.environment["HONE_THREADS"], let n = Int(s), n > 0 { return n }
+        return ProcessInfo.processInfo.activeProcessorCount
+    }
+
     /// Makes OpenBLAS single-threaded; call before any BLAS work (idempotent).
     public static let configure: Void = { openblas_set_num_threads(1) }()
 

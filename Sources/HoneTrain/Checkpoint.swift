@@ -37,6 +37,7 @@ public struct Checkpoint {
             throw CheckpointError("cannot create \(tmp.path)")
         }
         let h = try FileHandle(forWritingTo: tmp)
+        defer { try? h.close() }
         var lead = Self.magic
         withUnsafeBytes(of: UInt64(json.count).littleEndian) { lead += $0 }
         try h.write(contentsOf: lead + json)
@@ -44,13 +45,16 @@ public struct Checkpoint {
             try h.write(contentsOf: Data(bytes: b.pointer, count: b.count * 4))
         }
         try h.synchronize()
-        try h.close()
         guard rename(tmp.path, final.path) == 0 else { throw CheckpointError("cannot rename \(tmp.path): errno \(errno)") }
         // The rename itself must reach the disk before older checkpoints go.
         let dir = open(folder.path, O_RDONLY)
         if dir >= 0 { fsync(dir); close(dir) }
-        let all = Self.list(in: folder)
-        for old in all.dropLast(max(1, keep)) { try? FileManager.default.removeItem(at: old.url) }
+        Self.prune(folder, keep: keep)
+    }
+
+    /// Deletes all but the newest `keep` checkpoints (at least one stays).
+    public static func prune(_ folder: URL, keep: Int) {
+        for old in list(in: folder).dropLast(max(1, keep)) { try? FileManager.default.removeItem(at: old.url) }
     }
 
     /// Checkpoints in `folder`, oldest first.
@@ -88,9 +92,10 @@ public struct Checkpoint {
 
     public func array(_ name: String) -> Buffer? { arrays.first { $0.name == name }?.buffer }
 
-    /// The model a checkpoint holds (its config and current weights), to start another stage from.
+    /// The model a checkpoint holds, to start another stage from: its best weights when early
+    /// stopping kept some (what the stage's `model` output holds), else its current ones.
     public func model() throws -> (config: ModelConfig, weights: Buffer) {
-        guard let json = state["config"], let weights = array("weights") else {
+        guard let json = state["config"], let weights = array("best_weights") ?? array("weights") else {
             throw CheckpointError("the checkpoint holds no model config or weights")
         }
         let config = try ModelConfig(hfJSON: json)

@@ -90,9 +90,17 @@ public final class Trainer {
     /// in `scratch` when there is one.
     public func run(scratch: URL?, report: (StepReport) throws -> Void, log: (String) -> Void) throws -> TrainOutcome {
         guard train.count > 0 else { throw TrainError("the training data holds no example of \(train.T + 1) tokens") }
+        guard train.lossTokens.contains(where: { $0 > 0 }) else {
+            throw TrainError("no training example has a token in the loss within \(train.T + 1) tokens; raise seq_len (responses may start later)")
+        }
+        if let val, !val.lossTokens.contains(where: { $0 > 0 }) {
+            throw TrainError("no val example has a token in the loss within \(val.T + 1) tokens, so val loss is undefined; raise seq_len")
+        }
         if let scratch, let last = Checkpoint.list(in: scratch).last {
             try restore(try Checkpoint.read(last.url))
             log("resumed from \(last.url.lastPathComponent) (step \(step) of \(settings.steps))")
+            // A kill between a checkpoint's rename and the pruning leaves one too many.
+            Checkpoint.prune(scratch, keep: settings.saveTotalLimit)
         }
         var order = train.order(epoch: consumed / train.count, key: settings.dataKey, shuffle: settings.shuffle)
         var orderEpoch = consumed / train.count
@@ -181,6 +189,7 @@ public final class Trainer {
     }
 
     func observe(valLoss v: Double) {
+        guard v.isFinite else { return }
         plateau.observe(v)
         if best.map({ v < $0.loss }) ?? true {
             best = (step, v)

@@ -30,7 +30,8 @@ struct Generate: ParsableCommand {
     @OptionGroup var file: PipelineArgument
 
     func run() throws {
-        let folder = try resolveModel()
+        let (folder, temporary) = try resolveModel()
+        defer { if temporary { try? FileManager.default.removeItem(at: folder) } }
         let loaded: (config: ModelConfig, weights: Buffer)
         let tokenizer: Tokenizer
         do {
@@ -57,10 +58,14 @@ struct Generate: ParsableCommand {
             printError("the prompt encodes to no tokens")
             throw ExitCode(2)
         }
+        if let bad = ids.first(where: { Int($0) >= loaded.config.vocabSize }) {
+            printError("the tokenizer gave id \(bad), outside the model's vocabulary of \(loaded.config.vocabSize): tokenizer.json does not belong to this model")
+            throw ExitCode(2)
+        }
         var stops = Set([ChatTemplate.imEnd, ChatTemplate.endOfText].compactMap { specials[$0] })
         if let eos = loaded.config.eosTokenId { stops.insert(eos) }
 
-        let model = Model(config: loaded.config, weights: loaded.weights, threads: ProcessInfo.processInfo.activeProcessorCount)
+        let model = Model(config: loaded.config, weights: loaded.weights, threads: Parallel.defaultThreads)
         let generator = Generator(model: model)
         var sampler = Sampler(temperature: temperature, topK: topK, topP: topP, seed: seed)
         let started = Date()
@@ -77,31 +82,38 @@ struct Generate: ParsableCommand {
             printError("\(error)")
             throw ExitCode(2)
         }
-        var out: [Int] = [], shown = ""
+        // Printed as UTF-8 bytes: a new token can extend the last character (a combining mark),
+        // which a count of Characters would miss.
+        var out: [Int] = [], printed = 0, contextFull = false
         while out.count < maxTokens {
             let next = sampler.pick(last[...])
             if stops.contains(next) { break }
             out.append(next)
-            let decoded = tokenizer.decode(out)
-            // Print only whole characters: a byte-level token may end inside one.
-            if !decoded.hasSuffix("\u{FFFD}") {
-                FileHandle.standardOutput.write(Data(decoded.dropFirst(shown.count).utf8))
-                shown = decoded
+            let bytes = Array(tokenizer.decode(out).utf8)
+            // Print only whole characters: a byte-level token may end inside one (decoded as U+FFFD).
+            if !(bytes.count >= 3 && bytes.suffix(3) == [0xEF, 0xBF, 0xBD]) {
+                FileHandle.standardOutput.write(Data(bytes[printed...]))
+                printed = bytes.count
             }
-            guard generator.length < loaded.config.maxPositions else { break }
-            do { last = try generator.feed([Int32(next)]) } catch { break }
+            guard generator.length < loaded.config.maxPositions else { contextFull = true; break }
+            do { last = try generator.feed([Int32(next)]) } catch { contextFull = true; break }
         }
-        FileHandle.standardOutput.write(Data((String(tokenizer.decode(out).dropFirst(shown.count)) + "\n").utf8))
+        let bytes = Array(tokenizer.decode(out).utf8)
+        FileHandle.standardOutput.write(Data(bytes[min(printed, bytes.count)...]) + Data("\n".utf8))
+        if contextFull {
+            printError("stopped: the model takes \(loaded.config.maxPositions) positions (max_positions when it was trained), prompt included")
+        }
         let seconds = Date().timeIntervalSince(started)
         printError(String(format: "%d prompt + %d new tokens in %.2fs (%.1f tok/s)", ids.count, out.count, seconds,
                           Double(ids.count + out.count) / max(seconds, 1e-9)))
     }
 
-    /// A folder as it is, or STAGE.OUTPUT restored from the store into a temporary folder.
-    func resolveModel() throws -> URL {
+    /// A folder as it is, or STAGE.OUTPUT restored from the store into a temporary folder
+    /// (`temporary`: removed when generation ends).
+    func resolveModel() throws -> (URL, temporary: Bool) {
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: model, isDirectory: &isDir), isDir.boolValue {
-            return URL(fileURLWithPath: model)
+            return (URL(fileURLWithPath: model), false)
         }
         guard let dot = model.firstIndex(of: "."), !model.contains("/") else {
             printError("\(model): no such folder; give a model folder or STAGE.OUTPUT (e.g. sft.model)")
@@ -118,7 +130,7 @@ struct Generate: ParsableCommand {
         let dest = FileManager.default.temporaryDirectory.appendingPathComponent("hone-generate-\(getpid())")
         try? FileManager.default.removeItem(at: dest)
         try loaded.workspace.objects.restoreArtifact(artifact, to: dest.path)
-        return dest
+        return (dest, true)
     }
 
     func writeLogits(_ all: [Float], ids: [Int32], vocab: Int, to path: String) throws {

@@ -109,4 +109,14 @@ import Testing
         let same = Array(m.weights.buffer) == Array(m1.weights.buffer)
         #expect(same, "the kept weights are not those after step 1")
     }
+
+    @Test func valWithoutLossTokensIsRefusedBeforeTraining() {
+        // Every mask 0 inside the first T + 1 tokens: val loss would be 0/0.
+        let shard = TokenShard.Shard(tokens: [1, 2, 3, 4], offsets: [0, 4], mask: [0, 0, 0, 0])
+        let val = Examples(shard: shard, T: 3, packing: .documents, useMask: true)
+        var s = settings(); s.evalEvery = 1
+        #expect(throws: TrainError.self) {
+            _ = try Trainer(model: Self.model(), settings: s, train: Self.examples, val: val).run(scratch: nil, report: { _ in }, log: { _ in })
+        }
+    }
 }
