@@ -50,7 +50,7 @@ let package = Package(
         .testTarget(name: "HoneDataTests", dependencies: ["HoneData", "HoneBase"]),
         .testTarget(name: "HoneFormatsTests", dependencies: ["HoneFormats", "HoneBase"]),
         .testTarget(name: "HoneTensorTests", dependencies: ["HoneTensor", "HoneBase"]),
-        .testTarget(name: "HoneModelTests", dependencies: ["HoneModel", "HoneTrain", "HoneTensor", "HoneBase", "HoneFormats"], exclude: ["Fixtures"]),
+        .testTarget(name: "HoneModelTests", dependencies: ["HoneModel", "HoneTrain", "HoneTensor", "HoneBase", "HoneFormats", "HoneData"], exclude: ["Fixtures"]),
         .testTarget(name: "HoneTrainTests", dependencies: ["HoneTrain", "HoneModel", "HoneTensor", "HoneBase"]),
         .testTarget(name: "HonePipelineTests", dependencies: ["HonePipeline", "HoneBase", "HoneStore"], exclude: ["Corpus"]),
         .testTarget(name: "HoneStagesTests", dependencies: ["HoneStages", "HonePipeline", "HoneBase", "HoneStore", "HoneTensor"]),

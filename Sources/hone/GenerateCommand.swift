@@ -12,7 +12,8 @@ struct Generate: ParsableCommand {
         abstract: "Generate text from a model (a KV cache makes each new token one row of work).",
         discussion: """
         MODEL is a folder with config.json, model.safetensors and tokenizer.json (what pretrain and
-        sft write; `hone export sft.model DIR`), or STAGE.OUTPUT of the pipeline (e.g. sft.model).
+        sft write; `hone export sft.model DIR`), STAGE.OUTPUT of the pipeline (e.g. sft.model), or
+        a Llama GGUF file (e.g. models/SmolLM2-135M-Instruct.Q4_1.gguf from `make model`).
         With a chat template the prompt is sent as one user message and the answer stops at
         <|im_end|>. Temperature 0 is greedy; otherwise sampling is seeded (the same seed gives the
         same text).
@@ -30,18 +31,32 @@ struct Generate: ParsableCommand {
     @OptionGroup var file: PipelineArgument
 
     func run() throws {
-        let (folder, temporary) = try resolveModel()
-        defer { if temporary { try? FileManager.default.removeItem(at: folder) } }
         let loaded: (config: ModelConfig, weights: Buffer)
         let tokenizer: Tokenizer
+        var systemPrompt: String?
         do {
-            loaded = try ModelFiles.load(folder)
-            let tokURL = folder.appendingPathComponent("tokenizer.json")
-            guard let data = FileManager.default.contents(atPath: tokURL.path) else {
-                printError("\(folder.path) has no tokenizer.json")
-                throw ExitCode(2)
+            if model.hasSuffix(".gguf") {
+                let m = try GGUFModel.load(URL(fileURLWithPath: model))
+                loaded = (m.config, m.weights)
+                tokenizer = try Tokenizer(gguf: m.gguf)
+                if let text = m.gguf.metadata["tokenizer.chat_template"]?.string, template == "auto" {
+                    guard let known = KnownChatTemplate(text: text) else {
+                        printError("\(model): its chat template is not one Hone knows; pass --template chatml or --template none")
+                        throw ExitCode(2)
+                    }
+                    systemPrompt = known.defaultSystem
+                }
+            } else {
+                let (folder, temporary) = try resolveModel()
+                defer { if temporary { try? FileManager.default.removeItem(at: folder) } }
+                loaded = try ModelFiles.load(folder)
+                let tokURL = folder.appendingPathComponent("tokenizer.json")
+                guard let data = FileManager.default.contents(atPath: tokURL.path) else {
+                    printError("\(folder.path) has no tokenizer.json")
+                    throw ExitCode(2)
+                }
+                tokenizer = try Tokenizer(json: try JSONValue.parse(data))
             }
-            tokenizer = try Tokenizer(json: try JSONValue.parse(data))
         } catch let e as ExitCode { throw e } catch {
             printError("\(error)")
             throw ExitCode(2)
@@ -52,7 +67,8 @@ struct Generate: ParsableCommand {
         }
         let specials = Dictionary(tokenizer.specialTokens.map { ($0.content, $0.id) }, uniquingKeysWith: { a, _ in a })
         let chat = template == "chatml" || (template == "auto" && specials[ChatTemplate.imStart] != nil)
-        let text = chat ? "\(ChatTemplate.imStart)user\n\(prompt)\(ChatTemplate.imEnd)\n\(ChatTemplate.imStart)assistant\n" : prompt
+        let system = systemPrompt.map { "\(ChatTemplate.imStart)system\n\($0)\(ChatTemplate.imEnd)\n" } ?? ""
+        let text = chat ? system + "\(ChatTemplate.imStart)user\n\(prompt)\(ChatTemplate.imEnd)\n\(ChatTemplate.imStart)assistant\n" : prompt
         let ids = tokenizer.encode(text).map { Int32($0) }
         guard !ids.isEmpty else {
             printError("the prompt encodes to no tokens")

@@ -50,8 +50,12 @@ final class Sandbox {
     @discardableResult
     func hone(_ args: String...) throws -> Result { try hone(args) }
 
-    func hone(_ args: [String]) throws -> Result {
+    func hone(_ args: [String]) throws -> Result { try run(Sandbox.hone, args) }
+
+    /// Runs any program in the sandbox, as `hone` runs hone.
+    func run(_ executable: String, _ args: [String]) throws -> Result {
         let p = start(args)
+        p.process.executableURL = URL(fileURLWithPath: executable)
         let outFile = p.out, errFile = p.err
         try p.process.run()
         p.process.waitUntilExit()

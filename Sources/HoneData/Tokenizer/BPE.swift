@@ -15,10 +15,9 @@ public struct BPE: Sendable {
     private var byteIDs: [Int] = []
 
     public enum Failure: Error, CustomStringConvertible {
-        case missingByte(UInt8), unknownToken(String, merge: Int), mergedNotInVocab(String, merge: Int)
+        case unknownToken(String, merge: Int), mergedNotInVocab(String, merge: Int)
         public var description: String {
             switch self {
-            case let .missingByte(b): return "the vocabulary has no token for byte \(b) (a byte-level vocabulary needs all 256)"
             case let .unknownToken(t, m): return "merge \(m) uses '\(t)', which is not in the vocabulary"
             case let .mergedNotInVocab(t, m): return "merge \(m) makes '\(t)', which is not in the vocabulary"
             }
@@ -31,10 +30,9 @@ public struct BPE: Sendable {
         var ids: [String: Int] = [:]
         for (i, t) in tokens.enumerated() where ids[t] == nil { ids[t] = i }
         self.ids = ids
-        byteIDs = try (0..<256).map { b in
-            guard let id = ids[String(ByteLevel.unicode[b])] else { throw Failure.missingByte(UInt8(b)) }
-            return id
-        }
+        // A byte with no token (SmolLM2's vocabulary lacks a few control bytes) is dropped when
+        // encoding, as HF's BPE drops a character it cannot map when there is no unk token.
+        byteIDs = (0..<256).map { b in ids[String(ByteLevel.unicode[b])] ?? -1 }
         for (rank, (a, b)) in merges.enumerated() {
             guard let ia = ids[a] else { throw Failure.unknownToken(a, merge: rank) }
             guard let ib = ids[b] else { throw Failure.unknownToken(b, merge: rank) }
@@ -46,7 +44,7 @@ public struct BPE: Sendable {
 
     /// The ids of one pre-token's bytes after merging.
     public func encode(piece bytes: some Collection<UInt8>, into out: inout [Int]) {
-        var symbols = bytes.map { byteIDs[Int($0)] }
+        var symbols = bytes.compactMap { b -> Int? in let id = byteIDs[Int(b)]; return id >= 0 ? id : nil }
         while symbols.count > 1 {
             var best = Int.max, at = -1, merged = 0
             for i in 0..<(symbols.count - 1) {

@@ -1,0 +1,91 @@
+import Foundation
+import HoneFormats
+import HoneTensor
+
+/// A Llama-family GGUF (llama.cpp's format) as a Hone model: the config from the `llama.*` keys,
+/// the tensors dequantized to fp32 under Hugging Face names, and q/k rows un-permuted — llama.cpp's
+/// converter interleaves each head's rotary halves, Hone (like transformers) keeps them apart
+/// (../shared/REFERENCE.md §3–4).
+public enum GGUFModel {
+    public static func config(_ g: GGUF) throws -> ModelConfig {
+        func need(_ key: String) throws -> Int {
+            guard let v = g.metadata[key]?.int else { throw ModelError.config("\(g.path): no integer '\(key)'") }
+            return v
+        }
+        let arch = g.metadata["general.architecture"]?.string ?? "?"
+        guard arch == "llama" else {
+            throw ModelError.config("\(g.path): general.architecture '\(arch)' is not supported (expected 'llama')")
+        }
+        let vocab = g.metadata["llama.vocab_size"]?.int ?? g.metadata["tokenizer.ggml.tokens"]?.array?.count ?? 0
+        var c = ModelConfig(vocabSize: vocab)
+        c.hiddenSize = try need("llama.embedding_length")
+        c.layers = try need("llama.block_count")
+        c.heads = try need("llama.attention.head_count")
+        c.kvHeads = g.metadata["llama.attention.head_count_kv"]?.int ?? c.heads
+        c.intermediateSize = try need("llama.feed_forward_length")
+        c.maxPositions = try need("llama.context_length")
+        c.ropeTheta = g.metadata["llama.rope.freq_base"]?.double ?? 10_000
+        c.normEps = Float(g.metadata["llama.attention.layer_norm_rms_epsilon"]?.double ?? 1e-5)
+        c.tiedEmbeddings = g.tensors["output.weight"] == nil
+        c.bosTokenId = g.metadata["tokenizer.ggml.bos_token_id"]?.int
+        c.eosTokenId = g.metadata["tokenizer.ggml.eos_token_id"]?.int
+        if let rot = g.metadata["llama.rope.dimension_count"]?.int, rot != c.headDim {
+            throw ModelError.config("\(g.path): llama.rope.dimension_count \(rot) differs from the head dimension \(c.headDim); partial rotary embeddings are not supported")
+        }
+        if let p = c.problem { throw ModelError.config("\(g.path): \(p)") }
+        return c
+    }
+
+    /// GGUF tensor name for each Hugging Face one.
+    static func ggufName(_ hf: String) -> String {
+        if hf == "model.embed_tokens.weight" { return "token_embd.weight" }
+        if hf == "model.norm.weight" { return "output_norm.weight" }
+        if hf == "lm_head.weight" { return "output.weight" }
+        let parts = hf.split(separator: ".")  // model.layers.N.<module>.<proj>.weight
+        guard parts.count >= 5 else { return hf }
+        let n = parts[2], rest = parts[3...].joined(separator: ".")
+        let table = ["input_layernorm.weight": "attn_norm.weight", "self_attn.q_proj.weight": "attn_q.weight",
+                     "self_attn.k_proj.weight": "attn_k.weight", "self_attn.v_proj.weight": "attn_v.weight",
+                     "self_attn.o_proj.weight": "attn_output.weight", "post_attention_layernorm.weight": "ffn_norm.weight",
+                     "mlp.gate_proj.weight": "ffn_gate.weight", "mlp.up_proj.weight": "ffn_up.weight",
+                     "mlp.down_proj.weight": "ffn_down.weight"]
+        return "blk.\(n)." + (table[rest] ?? rest)
+    }
+
+    public static func load(_ url: URL) throws -> (config: ModelConfig, weights: Buffer, gguf: GGUF) {
+        let g = try GGUF(url: url)
+        let c = try config(g)
+        let layout = ParameterLayout(c)
+        let weights = Buffer(layout.count)
+        for t in layout.tensors {
+            let name = ggufName(t.name)
+            guard let info = g.tensors[name] else {
+                throw ModelError.weights("\(g.path): no tensor '\(name)' (Hugging Face '\(t.name)'), which the llama.* keys imply")
+            }
+            guard Array(info.dims.reversed()) == t.shape else {
+                throw ModelError.weights("\(g.path): '\(name)' has GGUF dims \(info.dims), expected \(Array(t.shape.reversed()))")
+            }
+            var values = try g.floats(name)
+            if t.name.hasSuffix("q_proj.weight") { values = unpermute(values, heads: c.heads, headDim: c.headDim, columns: c.hiddenSize) }
+            if t.name.hasSuffix("k_proj.weight") { values = unpermute(values, heads: c.kv, headDim: c.headDim, columns: c.hiddenSize) }
+            values.withUnsafeBufferPointer { src in
+                if let base = src.baseAddress { (weights.pointer + t.offset).update(from: base, count: t.count) }
+            }
+        }
+        return (c, weights, g)
+    }
+
+    /// HF row h·D + j·D/2 + i = GGUF row h·D + 2i + j (REFERENCE §4).
+    static func unpermute(_ w: [Float], heads: Int, headDim D: Int, columns: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: w.count)
+        for h in 0..<heads {
+            for i in 0..<(D / 2) {
+                for j in 0..<2 {
+                    let hf = h * D + j * (D / 2) + i, gg = h * D + 2 * i + j
+                    for col in 0..<columns { out[hf * columns + col] = w[gg * columns + col] }
+                }
+            }
+        }
+        return out
+    }
+}
