@@ -14,7 +14,7 @@ struct TokenizeKind: StageKind {
     let inputs = [InputSpec("train", help: "records to train the tokenizer on and to encode"),
                   InputSpec("val", help: "records to encode", optional: true),
                   InputSpec("test", help: "records to encode", optional: true),
-                  InputSpec("tokenizer", help: "a folder or file with a tokenizer.json to use instead of training one", optional: true)]
+                  InputSpec("tokenizer", help: "a tokenizer.json (or a folder with one), or a GGUF model whose tokenizer to use, instead of training one", optional: true)]
     let outputs = [OutputSpec("tokenizer", help: "tokenizer.json (Hugging Face format)"),
                    OutputSpec("data", help: "train/val/test .tokens, .index and .mask shards")]
     let params = [
@@ -45,7 +45,9 @@ struct TokenizeKind: StageKind {
             guard let name = files.contains("tokenizer.json") ? "tokenizer.json" : (files.count == 1 ? files[0] : nil) else {
                 throw StageFailure("input 'tokenizer' holds no tokenizer.json (found: \(files.joined(separator: ", ")))")
             }
-            tokenizer = try Tokenizer(json: try JSONValue.parse(try Data(contentsOf: given.appendingPathComponent(name))))
+            let url = given.appendingPathComponent(name)
+            // A GGUF model file carries its tokenizer: tokenize with a real base model's vocabulary.
+            tokenizer = name.hasSuffix(".gguf") ? try Tokenizer(gguf: GGUF(url: url)) : try Tokenizer(json: try JSONValue.parse(try Data(contentsOf: url)))
         } else {
             // Streaming: word counts need memory for the distinct words, not for the corpus.
             var counts = BPETrainer.Counts()

@@ -14,7 +14,7 @@ enum TrainStage {
     static let inputs = [
         InputSpec("data", help: "token shards from tokenize: train (and val for evaluation)"),
         InputSpec("tokenizer", help: "the folder with tokenizer.json (from tokenize); copied next to the model", optional: true),
-        InputSpec("base", help: "a model folder (config.json + model.safetensors), or a checkpoints output (its newest checkpoint), to start from instead of random weights", optional: true),
+        InputSpec("base", help: "a model folder (config.json + model.safetensors), a checkpoints output (its newest checkpoint), or a Llama GGUF file, to start from instead of random weights", optional: true),
     ]
     static let outputs = [
         OutputSpec("model", help: "model.safetensors + config.json (Hugging Face Llama) + tokenizer.json"),
@@ -48,9 +48,7 @@ enum TrainStage {
             let loaded = try loadBase(base)
             config = loaded.config
             weights = loaded.weights
-            if tokenizerJSON == nil, let data = FileManager.default.contents(atPath: base.appendingPathComponent("tokenizer.json").path) {
-                tokenizerJSON = data
-            }
+            if tokenizerJSON == nil { tokenizerJSON = loaded.tokenizerJSON }
             context.log.write("\(context.stageName): starting from the base model (\(config.layers) layers, d \(config.hiddenSize), vocab \(config.vocabSize))")
         } else {
             guard let tokenizer else {
@@ -124,12 +122,21 @@ enum TrainStage {
     }
 
     /// A model folder, or a folder of checkpoints (the newest one's weights).
-    static func loadBase(_ folder: URL) throws -> (config: ModelConfig, weights: Buffer) {
+    static func loadBase(_ folder: URL) throws -> (config: ModelConfig, weights: Buffer, tokenizerJSON: Data?) {
         guard !FileManager.default.fileExists(atPath: folder.appendingPathComponent(ModelFiles.configName).path) else {
-            return try ModelFiles.load(folder)
+            let m = try ModelFiles.load(folder)
+            return (m.config, m.weights, FileManager.default.contents(atPath: folder.appendingPathComponent("tokenizer.json").path))
         }
-        if let newest = Checkpoint.list(in: folder).last { return try Checkpoint.read(newest.url).model() }
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).filter { !$0.hasPrefix(".") }
+        if names.count == 1, let name = names.first, name.hasSuffix(".gguf") {
+            let m = try GGUFModel.load(folder.appendingPathComponent(name))
+            let tokenizer = try Tokenizer(gguf: m.gguf)
+            return (m.config, m.weights, Data(tokenizer.json.pretty.utf8))
+        }
+        if let newest = Checkpoint.list(in: folder).last {
+            let m = try Checkpoint.read(newest.url).model()
+            return (m.config, m.weights, nil)
+        }
         if names.isEmpty {
             throw StageFailure("input 'base' is empty: a model output holds config.json and model.safetensors; a checkpoints output is empty unless its stage sets keep_checkpoints: true")
         }

@@ -34,11 +34,14 @@ final class QuietObserver: RunObserver, @unchecked Sendable {
     func note(_ text: String) {}
 }
 
-/// Runs a pipeline in a fresh temporary workspace holding `files`; returns its lockfile.
-func runPipeline(_ yaml: String, files: [String: String]) throws -> Lockfile {
+/// Runs a pipeline in a fresh temporary workspace holding `files` (and copies of `copies`);
+/// returns its lockfile. The workspace is removed afterwards.
+func runPipeline(_ yaml: String, files: [String: String], copies: [String: URL] = [:]) throws -> Lockfile {
     let root = FileManager.default.temporaryDirectory.appendingPathComponent("hone-golden-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: root) }
     for (name, text) in files { try Data(text.utf8).write(to: root.appendingPathComponent(name)) }
+    for (name, source) in copies { try FileManager.default.copyItem(at: source, to: root.appendingPathComponent(name)) }
     let file = root.appendingPathComponent("p.yaml").path
     let pipeline = try PipelineDecoder(kinds: BuiltinKinds.all, workspace: root).decode(bytes: Array(yaml.utf8), file: file).get()
     let summary = try Runner(workspace: try Workspace(root: root), pipeline: pipeline, options: RunOptions(), observer: QuietObserver()).run()
@@ -201,5 +204,32 @@ func runPipeline(_ yaml: String, files: [String: String]) throws -> Lockfile {
         #expect(checkpoints.size > 0)
         let a = lock.stages["from_model"]?.outputs["model"]?.digest, b = lock.stages["from_checkpoint"]?.outputs["model"]?.digest
         #expect(a != nil && a == b)
+    }
+}
+
+/// Fine-tuning the real reference model (from `make model`): tokenize with the GGUF's own
+/// tokenizer, then a few SFT steps from the GGUF as base. Skips, saying so, without the model.
+@Suite struct RealBaseModelTests {
+    static let smol = repo.appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf")
+
+    @Test func sftFromSmolLM2LowersTheValLoss() throws {
+        guard FileManager.default.fileExists(atPath: Self.smol.path) else {
+            print("skipped: \(Self.smol.path) is missing (make model fetches it)")
+            return
+        }
+        let records = (0..<24).map { i in "{\"instruction\": \"What is \(i) + \(i % 4 + 1)?\", \"output\": \"\(i + i % 4 + 1)\"}" }
+        let lock = try runPipeline("""
+        stages:
+          tokenize: {kind: tokenize, inputs: {train: train.jsonl, val: val.jsonl, tokenizer: smol.gguf}}
+          sft:
+            kind: sft
+            inputs: {data: tokenize.data, base: smol.gguf}
+            params: {seq_len: 48, batch_size: 2, steps: 3, eval_every: 3, lr: 5.0e-5, save_steps: 0, shuffle: false}
+        """, files: ["train.jsonl": records.joined(separator: "\n") + "\n", "val.jsonl": records.prefix(6).joined(separator: "\n") + "\n"],
+             copies: ["smol.gguf": Self.smol])
+        let sft = try #require(lock.stages["sft"])
+        #expect(sft.metrics["parameters"] == 134_515_008)
+        let first = try #require(sft.metrics["val_loss_first"]), last = try #require(sft.metrics["val_loss"])
+        #expect(last <= first, "val loss \(first) -> \(last)")
     }
 }
