@@ -2,7 +2,6 @@ import Foundation
 import HoneBase
 import HoneModel
 import HonePipeline
-import HoneTensor
 import HoneTrain
 
 /// Params the training kinds share, each with its default in one place, and their reading into
@@ -125,7 +124,4 @@ enum TrainParams {
         return issues
     }
 
-    /// Threads for the numeric work: they never change the bytes (see HoneTensor's `Parallel`).
-    /// HONE_THREADS overrides the core count.
-    static var threads: Int { Parallel.defaultThreads }
 }

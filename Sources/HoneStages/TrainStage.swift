@@ -84,7 +84,7 @@ enum TrainStage {
         if valExamples == nil && (settings.patience > 0 || settings.schedule.kind == .plateau) {
             context.log.write("\(context.stageName): warning: patience and the plateau schedule need val data; there is none, so they do nothing")
         }
-        let model = Model(config: config, weights: weights, threads: TrainParams.threads)
+        let model = Model(config: config, weights: weights, threads: Parallel.defaultThreads)
         let trainer = Trainer(model: model, settings: settings, train: trainExamples, val: valExamples)
         context.log.write("\(context.stageName): \(model.layout.count) parameters, \(trainExamples.count) training examples of \(T) tokens"
                           + ", \(settings.steps) steps of \(settings.batchSize)×\(settings.gradAccumulation) rows, \(model.threads) threads")

@@ -138,8 +138,12 @@ public final class Trainer {
             step += 1
             afterBackward?(model)
             if !loss.isFinite { throw ModelError.nonFiniteLoss(step: step) }
-            if let bad = firstNonFinite(model.grads, layout: model.layout) { throw ModelError.nonFinite(step: step, tensor: bad) }
+            // The global norm is finite exactly when every gradient is: the tensor-by-tensor scan
+            // runs only to name the culprit.
             let norm = clipGradients(model.grads, maxNorm: settings.maxGradNorm, threads: model.threads)
+            if !norm.isFinite {
+                throw ModelError.nonFinite(step: step, tensor: firstNonFinite(model.grads, layout: model.layout) ?? "the gradients (global norm overflowed)")
+            }
             optimizer.step(weights: model.weights, grads: model.grads, lr: lr)
             history.append(.object(["step": .int(step), "loss": .double(round6(loss)), "lr": .double(Double(lr)),
                                     "grad_norm": .double(round6(Double(norm)))]))

@@ -131,18 +131,12 @@ struct Generate: ParsableCommand {
         if FileManager.default.fileExists(atPath: model, isDirectory: &isDir), isDir.boolValue {
             return (URL(fileURLWithPath: model), false)
         }
-        guard let dot = model.firstIndex(of: "."), !model.contains("/") else {
-            printError("\(model): no such folder; give a model folder or STAGE.OUTPUT (e.g. sft.model)")
+        guard model.contains("."), !model.contains("/") else {
+            printError("\(model): no such folder; give a model folder, a .gguf file or STAGE.OUTPUT (e.g. sft.model)")
             throw ExitCode(2)
         }
         let loaded = try loadPipeline(file.pipeline)
-        let stage = try loaded.stage(String(model[..<dot]))
-        let name = String(model[model.index(after: dot)...])
-        let record = try lastRun(loaded, stage)
-        guard let artifact = record.outputs[name] else {
-            printError("stage '\(stage.name)' has no output '\(name)'; outputs: \(record.outputs.keys.sorted().joined(separator: ", "))")
-            throw ExitCode(2)
-        }
+        let artifact = try outputArtifact(loaded, model).artifact
         let dest = FileManager.default.temporaryDirectory.appendingPathComponent("hone-generate-\(getpid())")
         try? FileManager.default.removeItem(at: dest)
         try loaded.workspace.objects.restoreArtifact(artifact, to: dest.path)

@@ -79,6 +79,24 @@ struct Logs: ParsableCommand {
     }
 }
 
+/// STAGE.OUTPUT of the stage's last run, or exit 2 naming what is wrong (and the nearest output).
+func outputArtifact(_ loaded: Loaded, _ ref: String) throws -> (stage: Stage, name: String, artifact: Artifact) {
+    guard let dot = ref.firstIndex(of: ".") else {
+        printError("expected STAGE.OUTPUT, e.g. split.train; `hone show STAGE` lists a stage's outputs")
+        throw ExitCode(2)
+    }
+    let s = try loaded.stage(String(ref[..<dot]))
+    let name = String(ref[ref.index(after: dot)...])
+    let record = try lastRun(loaded, s)
+    guard let artifact = record.outputs[name] else {
+        let names = record.outputs.keys.sorted()
+        let hint = closestName(to: name, in: names).map { " (did you mean '\($0)'?)" } ?? ""
+        printError("stage '\(s.name)' has no output '\(name)'\(hint); outputs: \(names.joined(separator: ", "))")
+        throw ExitCode(2)
+    }
+    return (s, name, artifact)
+}
+
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write a stage output out as plain files.",
@@ -91,19 +109,7 @@ struct Export: ParsableCommand {
 
     func run() throws {
         let loaded = try loadPipeline(file.pipeline)
-        guard let dot = output.firstIndex(of: ".") else {
-            printError("expected STAGE.OUTPUT, e.g. split.train; `hone show STAGE` lists a stage's outputs")
-            throw ExitCode(2)
-        }
-        let s = try loaded.stage(String(output[..<dot]))
-        let name = String(output[output.index(after: dot)...])
-        let record = try lastRun(loaded, s)
-        guard let artifact = record.outputs[name] else {
-            let names = record.outputs.keys.sorted()
-            let hint = closestName(to: name, in: names).map { " (did you mean '\($0)'?)" } ?? ""
-            printError("stage '\(s.name)' has no output '\(name)'\(hint); outputs: \(names.joined(separator: ", "))")
-            throw ExitCode(2)
-        }
+        let (s, name, artifact) = try outputArtifact(loaded, output)
         if FileManager.default.fileExists(atPath: dest) {
             guard force else {
                 printError("\(dest) exists; choose a new path, or pass --force to replace it")

@@ -56,15 +56,7 @@ import Testing
         func loss() -> Double { zip(reference(q, k, v), (0..<r.count).map { Double(r[$0]) }).reduce(0) { $0 + $1.0 * $1.1 } }
         var rng = CounterRNG(key: 74)
         for (x, g, name) in [(q, dq, "dq"), (k, dk, "dk"), (v, dv, "dv")] {
-            for _ in 0..<10 {
-                let i = rng.below(x.count)
-                let saved = x[i]
-                x[i] = saved + 1e-2; let up = loss()
-                x[i] = saved - 1e-2; let down = loss()
-                x[i] = saved
-                let numeric = (up - down) / 2e-2
-                #expect(abs(numeric - Double(g[i])) / max(1e-2, abs(numeric)) < 2e-3, "\(name)[\(i)]: \(g[i]) vs \(numeric)")
-            }
+            expectGradient(name, x, g, samples: 10, tolerance: 2e-3, floor: 1e-2, rng: &rng, loss: loss)
         }
     }
 

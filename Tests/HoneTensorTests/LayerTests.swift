@@ -8,16 +8,7 @@ import Testing
     func check(_ name: String, _ param: Buffer, _ grad: Buffer, samples: Int = 8, h: Float = 1e-2,
                tolerance: Double = 2e-3, key: UInt64, loss: () -> Double) {
         var rng = CounterRNG(key: key)
-        for _ in 0..<samples {
-            let i = rng.below(param.count)
-            let saved = param[i]
-            param[i] = saved + h; let up = loss()
-            param[i] = saved - h; let down = loss()
-            param[i] = saved
-            let numeric = (up - down) / (2 * Double(h))
-            let rel = abs(numeric - Double(grad[i])) / max(1e-2, abs(numeric))
-            #expect(rel < tolerance, "\(name)[\(i)]: analytic \(grad[i]), numeric \(numeric)")
-        }
+        expectGradient(name, param, grad, samples: samples, h: h, tolerance: tolerance, floor: 1e-2, rng: &rng, loss: loss)
     }
 
     @Test func rmsNormBackwardMatchesFiniteDifferences() {

@@ -22,6 +22,22 @@ func random(_ n: Int, key: UInt64, std: Float = 0.5) -> Buffer {
     return b
 }
 
+/// Central differences against an analytic gradient at `samples` positions drawn from `rng`:
+/// |numeric − analytic| / max(floor, |numeric|) must stay under `tolerance`.
+func expectGradient(_ name: String, _ param: Buffer, _ grad: Buffer, samples: Int, h: Float = 1e-2, tolerance: Double,
+                    floor: Double, rng: inout CounterRNG, loss: () -> Double) {
+    for _ in 0..<samples {
+        let i = rng.below(param.count)
+        let saved = param[i]
+        param[i] = saved + h; let up = loss()
+        param[i] = saved - h; let down = loss()
+        param[i] = saved
+        let numeric = (up - down) / (2 * Double(h))
+        let rel = abs(numeric - Double(grad[i])) / max(floor, abs(numeric))
+        #expect(rel < tolerance, "\(name)[\(i)]: analytic \(grad[i]), numeric \(numeric)")
+    }
+}
+
 @Suite struct MatmulTests {
     // Shapes that are not multiples of the task size, so the last slice is short.
     let M = 300, K = 70, N = 150
@@ -45,19 +61,9 @@ func random(_ n: Int, key: UInt64, std: Float = 0.5) -> Buffer {
         func loss() -> Double {
             zip(referenceForward(inp, w, b, M: M, K: K, N: N), (0..<(M * N)).map { Double(r[$0]) }).reduce(0) { $0 + $1.0 * $1.1 }
         }
-        let h: Float = 1e-2
         var rng = CounterRNG(key: 8)
         for (buffer, grad, name) in [(w, dw, "dweight"), (inp, dinp, "dinp"), (b, db, "dbias")] {
-            for _ in 0..<6 {
-                let i = rng.below(buffer.count)
-                let saved = buffer[i]
-                buffer[i] = saved + h; let up = loss()
-                buffer[i] = saved - h; let down = loss()
-                buffer[i] = saved
-                let numeric = (up - down) / (2 * Double(h))
-                let rel = abs(numeric - Double(grad[i])) / max(1e-3, abs(numeric))
-                #expect(rel < 1e-3, "\(name)[\(i)]: analytic \(grad[i]), numeric \(numeric)")
-            }
+            expectGradient(name, buffer, grad, samples: 6, tolerance: 1e-3, floor: 1e-3, rng: &rng, loss: loss)
         }
     }
 
