@@ -129,43 +129,40 @@ public struct GGUF {
     public func floats(_ name: String) throws -> [Float] {
         guard let t = tensors[name] else { throw Failure(file: path, offset: 0, expected: "a tensor named '\(name)'") }
         var out = [Float](repeating: 0, count: t.count)
-        data.withUnsafeBytes { raw in
-            guard let base = raw.baseAddress else { return }
-            let p = base + t.offset
-            func half(_ at: Int) -> Float { floatFromHalf(UInt16(littleEndian: p.loadUnaligned(fromByteOffset: at, as: UInt16.self))) }
-            switch t.type {
-            case .f32:
-                for i in 0..<t.count { out[i] = Float(bitPattern: UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
-            case .f16:
-                for i in 0..<t.count { out[i] = half(2 * i) }
-            case .bf16:
-                for i in 0..<t.count { out[i] = Float(bitPattern: UInt32(UInt16(littleEndian: p.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16) }
-            case .q8_0:
-                for b in 0..<(t.count / 32) {
-                    let at = b * 34, d = half(at)
-                    for j in 0..<32 { out[b * 32 + j] = d * Float(Int8(bitPattern: p.load(fromByteOffset: at + 2 + j, as: UInt8.self))) }
-                }
-            case .q4_0:
-                for b in 0..<(t.count / 32) {
-                    let at = b * 18, d = half(at)
-                    for j in 0..<16 {
-                        let q = p.load(fromByteOffset: at + 2 + j, as: UInt8.self)
-                        out[b * 32 + j] = d * Float(Int(q & 0xF) - 8)
-                        out[b * 32 + j + 16] = d * Float(Int(q >> 4) - 8)
-                    }
-                }
-            case .q4_1:
-                for b in 0..<(t.count / 32) {
-                    let at = b * 20, d = half(at), m = half(at + 2)
-                    for j in 0..<16 {
-                        let q = p.load(fromByteOffset: at + 4 + j, as: UInt8.self)
-                        out[b * 32 + j] = d * Float(q & 0xF) + m
-                        out[b * 32 + j + 16] = d * Float(q >> 4) + m
-                    }
+        out.withUnsafeMutableBufferPointer { o in
+            data.withUnsafeBytes { raw in
+                guard let base = raw.baseAddress, let dst = o.baseAddress else { return }
+                let p = base + t.offset
+                switch t.type {
+                case .f32:
+                    for i in 0..<t.count { dst[i] = Float(bitPattern: UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
+                case .f16:
+                    for i in 0..<t.count { dst[i] = floatFromHalf(UInt16(littleEndian: p.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) }
+                case .bf16:
+                    for i in 0..<t.count { dst[i] = Float(bitPattern: UInt32(UInt16(littleEndian: p.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16) }
+                case .q8_0: BlockMatrix.dequantize(.q8_0, p, blocks: t.count / 32, into: dst)
+                case .q4_0: BlockMatrix.dequantize(.q4_0, p, blocks: t.count / 32, into: dst)
+                case .q4_1: BlockMatrix.dequantize(.q4_1, p, blocks: t.count / 32, into: dst)
                 }
             }
         }
         return out
+    }
+
+    /// A 2-D tensor stored in a block format, as its blocks (no dequantization); nil for F32,
+    /// F16 and BF16 tensors.
+    public func blocks(_ name: String) throws -> BlockMatrix? {
+        guard let t = tensors[name] else { throw Failure(file: path, offset: 0, expected: "a tensor named '\(name)'") }
+        let format: BlockMatrix.Format
+        switch t.type {
+        case .q8_0: format = .q8_0
+        case .q4_0: format = .q4_0
+        case .q4_1: format = .q4_1
+        case .f32, .f16, .bf16: return nil
+        }
+        guard t.dims.count == 2 else { throw Failure(file: path, offset: t.offset, expected: "a 2-D tensor '\(name)', found dims \(t.dims)") }
+        let bytes = [UInt8](data[(data.startIndex + t.offset)..<(data.startIndex + t.offset + t.byteCount)])
+        return BlockMatrix(format: format, rows: t.dims[1], columns: t.dims[0], bytes: bytes)
     }
 
     /// Little-endian reads that throw at the end of the data instead of trapping.

@@ -14,15 +14,17 @@ public enum Matmul {
     /// 128 measured as good as 512 on 1 thread and better on 2 (configs A and B).
     public static let weightRowsPerTask = 128
 
-    /// out[M, N] = inp[M, K] · weight[N, K]ᵀ + bias[N]
+    /// out[M, N] = alpha · inp[M, K] · weight[N, K]ᵀ + bias[N], or `accumulate`: out += that
+    /// (a LoRA branch adding onto its base projection's output).
     public static func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
                                weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                               M: Int, K: Int, N: Int, threads: Int) {
+                               M: Int, K: Int, N: Int, alpha: Float = 1, accumulate: Bool = false, threads: Int) {
         let slices = Parallel.slices(M, size: rowsPerTask)
+        let beta: Float = accumulate ? 1 : 0
         Parallel.run(tasks: slices.count, threads: threads) { t in
             let r = slices[t]
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(r.count), Int32(N), Int32(K),
-                        1, inp + r.lowerBound * K, Int32(K), weight, Int32(K), 0, out + r.lowerBound * N, Int32(N))
+                        alpha, inp + r.lowerBound * K, Int32(K), weight, Int32(K), beta, out + r.lowerBound * N, Int32(N))
             if let bias {
                 for i in r { let row = out + i * N; for j in 0..<N { row[j] += bias[j] } }
             }
@@ -32,20 +34,20 @@ public enum Matmul {
     /// Given dout[M, N]: dinp[M, K] += dout · weight; dweight[N, K] += doutᵀ · inp;
     /// dbias[N] += Σ rows of dout. Gradients accumulate (+=), as for micro-batches;
     /// `accumulateInput: false` overwrites dinp instead (no zeroing pass before the first of
-    /// several products that share it).
+    /// several products that share it). A nil dweight is a frozen weight: only dinp is computed.
     /// subtle: dweight is sliced over its N rows, never over M, so each slice does its whole
     /// reduction over M inside one sgemm call — no partial sums whose order could vary.
-    public static func backward(dinp: UnsafeMutablePointer<Float>, dweight: UnsafeMutablePointer<Float>,
+    public static func backward(dinp: UnsafeMutablePointer<Float>, dweight: UnsafeMutablePointer<Float>?,
                                 dbias: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>,
                                 inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                 M: Int, K: Int, N: Int, accumulateInput: Bool = true, threads: Int) {
         let beta: Float = accumulateInput ? 1 : 0
         // dweight tasks come first: they are the larger ones (each packs all of inp), and
         // starting them first lets the small dinp tasks fill in around them.
-        let outSlices = Parallel.slices(N, size: weightRowsPerTask)
+        let outSlices = Parallel.slices(dweight == nil ? 0 : N, size: weightRowsPerTask)
         let rowSlices = Parallel.slices(M, size: rowsPerTask)
         Parallel.run(tasks: outSlices.count + rowSlices.count, threads: threads) { t in
-            if t < outSlices.count {
+            if t < outSlices.count, let dweight {
                 let c = outSlices[t]
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(c.count), Int32(K), Int32(M),
                             1, dout + c.lowerBound, Int32(N), inp, Int32(K), 1, dweight + c.lowerBound * K, Int32(K))

@@ -26,8 +26,8 @@ public enum RMSNorm {
 
     /// dinp += …; dweight += …. subtle: dweight sums over all rows, so each fixed row task sums
     /// its own rows into a partial, and the partials are added in task order afterwards: the
-    /// bits do not depend on which thread ran which task.
-    public static func backward(dinp: UnsafeMutablePointer<Float>, dweight: UnsafeMutablePointer<Float>,
+    /// bits do not depend on which thread ran which task. A nil dweight is a frozen gain.
+    public static func backward(dinp: UnsafeMutablePointer<Float>, dweight: UnsafeMutablePointer<Float>?,
                                 dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                 rstd: UnsafePointer<Float>, M: Int, C: Int, threads: Int) {
         let rows = Parallel.slices(M, size: rowsPerTask)
@@ -49,6 +49,7 @@ public enum RMSNorm {
                     }
                 }
             }
+            guard let dweight else { return }
             let cols = Parallel.slices(C, size: 256)
             Parallel.run(tasks: cols.count, threads: threads) { c in
                 for j in cols[c] {
