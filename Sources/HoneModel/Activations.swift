@@ -29,8 +29,17 @@ public final class Activations {
     let dq: Buffer, dk: Buffer, dv: Buffer, datt: Buffer
     let dgate: Buffer, dup: Buffer, dh: Buffer
     let attnScratch: Buffer
+    /// LoRA's per-pass buffers, for a model with adapters.
+    let lora: LoRAActivations?
+    /// The dropout draw of the last forward: its backward draws LoRA's masks again from it.
+    var dropout: Model.DropoutDraw?
 
-    public init(config c: ModelConfig, B: Int, T: Int, withLogits: Bool = true) {
+    /// Buffers for `model`: its config, and its LoRA adapters when it has some.
+    public convenience init(for model: Model, B: Int, T: Int, withLogits: Bool = true) {
+        self.init(config: model.config, B: B, T: T, withLogits: withLogits, lora: model.lora)
+    }
+
+    public init(config c: ModelConfig, B: Int, T: Int, withLogits: Bool = true, lora: LoRA? = nil) {
         self.B = B; self.T = T
         let M = B * T, d = c.hiddenSize
         tokens = .allocate(capacity: max(1, M))
@@ -46,6 +55,7 @@ public final class Activations {
         dk = Buffer(M * c.kv * c.headDim); dv = Buffer(M * c.kv * c.headDim)
         dgate = Buffer(M * c.ffn); dup = Buffer(M * c.ffn); dh = Buffer(M * c.ffn)
         attnScratch = Buffer(Attention.Shape(B: B, T: T, H: c.heads, Hkv: c.kv, D: c.headDim).scratchCount)
+        self.lora = lora.map { LoRAActivations($0, M: M) }
     }
 
     deinit { tokens.deallocate() }
@@ -55,7 +65,7 @@ public final class Activations {
         var n = resid.reduce(0) { $0 + $1.count } + layers.reduce(0) { $0 + $1.floats }
         for b in [final, finalRstd, dfinal, logits, rowLosses, scores, dscores, dres, dxn, dbranch,
                   dq, dk, dv, datt, dgate, dup, dh, attnScratch] { n += b.count }
-        return n * 4 + M * 4
+        return (n + (lora?.floats ?? 0)) * 4 + M * 4
     }
 }
 

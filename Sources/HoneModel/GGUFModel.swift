@@ -57,34 +57,70 @@ public enum GGUFModel {
         let c = try config(g)
         let layout = ParameterLayout(c)
         let weights = Buffer(layout.count)
-        for t in layout.tensors {
+        for t in layout.tensors { try read(t, from: g, config: c, into: weights.pointer + t.offset) }
+        return (c, weights, g)
+    }
+
+    /// For QLoRA: the projections kept in `format`'s blocks — as the file has them when it
+    /// stores them in that format (nothing lost, nothing dequantized), else quantized from fp32
+    /// one matrix at a time — and the other tensors in fp32 under
+    /// `ParameterLayout(config, projections: false)`.
+    public static func loadQuantized(_ url: URL, format: BlockMatrix.Format) throws
+        -> (config: ModelConfig, weights: Buffer, quantized: QuantizedProjections, gguf: GGUF) {
+        let g = try GGUF(url: url)
+        let c = try config(g)
+        let layout = ParameterLayout(c, projections: false)
+        let weights = Buffer(layout.count)
+        for t in layout.tensors { try read(t, from: g, config: c, into: weights.pointer + t.offset) }
+        let quantized = try QuantizedProjections(config: c, format: format) { _, p, t in
             let name = ggufName(t.name)
-            guard let info = g.tensors[name] else {
-                throw ModelError.weights("\(g.path): no tensor '\(name)' (Hugging Face '\(t.name)'), which the llama.* keys imply")
+            if let blocks = try g.blocks(name), blocks.format == format, blocks.rows == t.shape[0], blocks.columns == t.shape[1] {
+                switch p {
+                case .q: return blocks.reorderingRows(unpermuteOrder(heads: c.heads, headDim: c.headDim))
+                case .k: return blocks.reorderingRows(unpermuteOrder(heads: c.kv, headDim: c.headDim))
+                default: return blocks
+                }
             }
-            guard Array(info.dims.reversed()) == t.shape else {
-                throw ModelError.weights("\(g.path): '\(name)' has GGUF dims \(info.dims), expected \(Array(t.shape.reversed()))")
-            }
-            var values = try g.floats(name)
-            if t.name.hasSuffix("q_proj.weight") { values = unpermute(values, heads: c.heads, headDim: c.headDim, columns: c.hiddenSize) }
-            if t.name.hasSuffix("k_proj.weight") { values = unpermute(values, heads: c.kv, headDim: c.headDim, columns: c.hiddenSize) }
-            values.withUnsafeBufferPointer { src in
-                if let base = src.baseAddress { (weights.pointer + t.offset).update(from: base, count: t.count) }
+            let tmp = Buffer(t.count)
+            try read(t, from: g, config: c, into: tmp.pointer)
+            return try QuantizedProjections.quantize(tmp.pointer, rows: t.shape[0], columns: t.shape[1], format: format, name: t.name)
+        }
+        return (c, weights, quantized, g)
+    }
+
+    /// One tensor in fp32, under its Hugging Face name, q/k rows un-permuted.
+    static func read(_ t: ParameterLayout.Tensor, from g: GGUF, config c: ModelConfig, into out: UnsafeMutablePointer<Float>) throws {
+        let name = ggufName(t.name)
+        guard let info = g.tensors[name] else {
+            throw ModelError.weights("\(g.path): no tensor '\(name)' (Hugging Face '\(t.name)'), which the llama.* keys imply")
+        }
+        guard Array(info.dims.reversed()) == t.shape else {
+            throw ModelError.weights("\(g.path): '\(name)' has GGUF dims \(info.dims), expected \(Array(t.shape.reversed()))")
+        }
+        var values = try g.floats(name)
+        if t.name.hasSuffix("q_proj.weight") { values = unpermute(values, heads: c.heads, headDim: c.headDim, columns: c.hiddenSize) }
+        if t.name.hasSuffix("k_proj.weight") { values = unpermute(values, heads: c.kv, headDim: c.headDim, columns: c.hiddenSize) }
+        values.withUnsafeBufferPointer { src in
+            if let base = src.baseAddress { out.update(from: base, count: t.count) }
+        }
+    }
+
+    /// The GGUF row that each Hugging Face row of a q or k projection comes from.
+    static func unpermuteOrder(heads: Int, headDim D: Int) -> [Int] {
+        var order = [Int](repeating: 0, count: heads * D)
+        for h in 0..<heads {
+            for i in 0..<(D / 2) {
+                for j in 0..<2 { order[h * D + j * (D / 2) + i] = h * D + 2 * i + j }
             }
         }
-        return (c, weights, g)
+        return order
     }
 
     /// HF row h·D + j·D/2 + i = GGUF row h·D + 2i + j (REFERENCE §4).
     static func unpermute(_ w: [Float], heads: Int, headDim D: Int, columns: Int) -> [Float] {
         var out = [Float](repeating: 0, count: w.count)
-        for h in 0..<heads {
-            for i in 0..<(D / 2) {
-                for j in 0..<2 {
-                    let hf = h * D + j * (D / 2) + i, gg = h * D + 2 * i + j
-                    for col in 0..<columns { out[hf * columns + col] = w[gg * columns + col] }
-                }
-            }
+        for (hf, gg) in unpermuteOrder(heads: heads, headDim: D).enumerated() {
+            for col in 0..<columns { out[hf * columns + col] = w[gg * columns + col] }
         }
         return out
     }

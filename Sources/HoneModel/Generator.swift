@@ -17,6 +17,8 @@ public final class Generator {
     let x: Buffer, xn: Buffer, q: Buffer, k: Buffer, v: Buffer, att: Buffer, o: Buffer
     let gate: Buffer, up: Buffer, h: Buffer, sig: Buffer, rstd: Buffer, scores: Buffer
     public let logits: Buffer
+    /// LoRA's branch buffers, for a model with adapters.
+    let lora: LoRAActivations?
 
     public init(model: Model, chunk: Int = 64) {
         self.model = model
@@ -32,6 +34,16 @@ public final class Generator {
         gate = Buffer(chunk * c.ffn); up = Buffer(chunk * c.ffn); h = Buffer(chunk * c.ffn); sig = Buffer(chunk * c.ffn)
         scores = Buffer(c.maxPositions)
         logits = Buffer(chunk * c.vocabSize)
+        lora = model.lora.map { LoRAActivations($0, M: chunk) }
+    }
+
+    /// out = inp · Wᵀ for projection p of layer l, plus its LoRA branch (no dropout).
+    private func project(_ l: Int, _ p: Projection, out: Buffer, inp: Buffer, rows n: Int) {
+        let s = p.shape(c)
+        Matmul.forward(out: out.pointer, inp: inp.pointer, weight: model.weight(l, p), bias: nil, M: n, K: s.in, N: s.out, threads: model.threads)
+        if let adapters = model.lora, let slot = adapters.slot(l, p), let la = lora, let v = la.v[l][p.index] {
+            adapters.forward(slot, out: out.pointer, inp: inp.pointer, v: v, M: n, la, dropout: nil, threads: model.threads)
+        }
     }
 
     public func reset() { length = 0 }
@@ -67,9 +79,9 @@ public final class Generator {
         for l in 0..<c.layers {
             let off = model.offsets[l]
             RMSNorm.forward(out: xn.pointer, rstd: rstd.pointer, inp: x.pointer, weight: w + off.attnNorm, M: n, C: d, eps: c.normEps, threads: threads)
-            Matmul.forward(out: q.pointer, inp: xn.pointer, weight: w + off.q, bias: nil, M: n, K: d, N: c.heads * hd, threads: threads)
-            Matmul.forward(out: k.pointer, inp: xn.pointer, weight: w + off.k, bias: nil, M: n, K: d, N: kvWidth, threads: threads)
-            Matmul.forward(out: v.pointer, inp: xn.pointer, weight: w + off.v, bias: nil, M: n, K: d, N: kvWidth, threads: threads)
+            project(l, .q, out: q, inp: xn, rows: n)
+            project(l, .k, out: k, inp: xn, rows: n)
+            project(l, .v, out: v, inp: xn, rows: n)
             RoPE.apply(q.pointer, B: 1, T: n, heads: c.heads, D: hd, cos: model.rope.cos, sin: model.rope.sin, start: start, threads: threads)
             RoPE.apply(k.pointer, B: 1, T: n, heads: c.kv, D: hd, cos: model.rope.cos, sin: model.rope.sin, start: start, threads: threads)
             (keys[l].pointer + start * kvWidth).update(from: k.pointer, count: n * kvWidth)
@@ -97,13 +109,13 @@ public final class Generator {
                     }
                 }
             }
-            Matmul.forward(out: o.pointer, inp: att.pointer, weight: w + off.o, bias: nil, M: n, K: c.heads * hd, N: d, threads: threads)
+            project(l, .o, out: o, inp: att, rows: n)
             for i in 0..<(n * d) { x[i] += o[i] }
             RMSNorm.forward(out: xn.pointer, rstd: rstd.pointer, inp: x.pointer, weight: w + off.mlpNorm, M: n, C: d, eps: c.normEps, threads: threads)
-            Matmul.forward(out: gate.pointer, inp: xn.pointer, weight: w + off.gate, bias: nil, M: n, K: d, N: c.ffn, threads: threads)
-            Matmul.forward(out: up.pointer, inp: xn.pointer, weight: w + off.up, bias: nil, M: n, K: d, N: c.ffn, threads: threads)
+            project(l, .gate, out: gate, inp: xn, rows: n)
+            project(l, .up, out: up, inp: xn, rows: n)
             SwiGLU.forward(out: h.pointer, sigmoid: sig.pointer, gate: gate.pointer, up: up.pointer, count: n * c.ffn, threads: threads)
-            Matmul.forward(out: o.pointer, inp: h.pointer, weight: w + off.down, bias: nil, M: n, K: c.ffn, N: d, threads: threads)
+            project(l, .down, out: o, inp: h, rows: n)
             for i in 0..<(n * d) { x[i] += o[i] }
         }
         length += n

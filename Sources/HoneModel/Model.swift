@@ -1,43 +1,171 @@
+import HoneBase
 import HoneTensor
+
+/// What trains: every base tensor (full fine-tuning), a chosen few (freezing), or none, with
+/// LoRA adapters over the frozen base when `lora` is set.
+public struct Tuning: Sendable {
+    public enum Base: Equatable, Sendable { case all, none, only(Set<String>) }
+    public var base: Base = .all
+    public var lora: LoRAConfig?
+    /// The stream LoRA's A matrices are drawn from.
+    public var loraKey: UInt64 = 0
+    public init() {}
+
+    /// Full fine-tuning: every base tensor trains, no adapters.
+    public var isFull: Bool { base == .all && lora == nil }
+
+    /// What a checkpoint records, so it is never restored into a model tuned another way.
+    public var json: JSONValue {
+        var o: [String: JSONValue] = [:]
+        switch base {
+        case .all: o["base"] = .string("all")
+        case .none: o["base"] = .string("none")
+        case let .only(names): o["base"] = .array(names.sorted().map { .string($0) })
+        }
+        if let lora {
+            o["lora"] = .object(["rank": .int(lora.rank), "alpha": .double(Double(lora.alpha)), "dropout": .double(Double(lora.dropout)),
+                                 "targets": .array(lora.targets.map { .string($0.rawValue) })])
+        }
+        return .object(o)
+    }
+}
 
 /// The Llama decoder: embedding → layers of [RMSNorm → rotary GQA attention → residual,
 /// RMSNorm → SwiGLU MLP → residual] → final RMSNorm → heads (LM head, tied or not, and an
 /// optional scalar head). Forward and backward are written out by hand, layer by layer, in the
 /// order llm.c lays them out; every matmul is a `Matmul` (sgemm) call.
 ///
-/// Weights and gradients are flat buffers in `layout`'s order. Gradients accumulate (+=) across
-/// backward calls until the optimizer zeroes them, which is what gradient accumulation needs.
+/// Weights are one flat buffer in `layout`'s order. Only what trains gets a gradient: `grads`
+/// packs the training base tensors in layout order (all of them: the same offsets as
+/// `weights`), LoRA keeps its own; frozen tensors cost no weight-gradient product at all, and
+/// layers below the lowest trained one are not back-propagated. Gradients accumulate (+=)
+/// across backward calls until `zeroGrads`, which is what gradient accumulation needs.
+/// With `quantized`, the projections live in blocks and `weights` holds the rest.
 public final class Model {
     public let config: ModelConfig
+    public let tuning: Tuning
     public let layout: ParameterLayout
     public let weights: Buffer
     public let grads: Buffer
+    public let lora: LoRA?
+    public let quantized: QuantizedProjections?
+    /// What the optimizer updates: training base tensors, then LoRA's.
+    public let trainable: [TrainableTensor]
     public var threads: Int
     let rope: (cos: [Float], sin: [Float])
     let offsets: [LayerOffsets]
+    /// Offset in `grads` of each training base tensor, by its offset in `weights`.
+    let gradOffsets: [Int: Int]
+    /// The lowest layer the backward has to reach.
+    let backwardFloor: Int
+    /// One dequantized projection (empty without `quantized`).
+    let scratch: Buffer
 
     struct LayerOffsets {
-        let attnNorm, q, k, v, o, mlpNorm, gate, up, down: Int
+        let attnNorm, mlpNorm: Int
+        /// By `Projection.index`; empty when the projections are quantized.
+        let proj: [Int]
     }
 
-    public init(config: ModelConfig, weights: Buffer, threads: Int = 1) {
+    public init(config: ModelConfig, weights: Buffer, threads: Int = 1, tuning: Tuning = Tuning(),
+                quantized: QuantizedProjections? = nil) {
         precondition(config.problem == nil, config.problem ?? "")
         self.config = config
-        layout = ParameterLayout(config)
+        self.tuning = tuning
+        let layout = ParameterLayout(config, projections: quantized == nil)
+        self.layout = layout
         precondition(weights.count == layout.count, "weights do not match the config's layout")
         self.weights = weights
-        grads = Buffer(layout.count)
         self.threads = threads
+        self.quantized = quantized
         rope = RoPE.tables(T: config.maxPositions, D: config.headDim, theta: config.ropeTheta)
-        let layout = self.layout
         offsets = (0..<config.layers).map { l in
             let p = "model.layers.\(l)."
-            return LayerOffsets(attnNorm: layout.offset(p + "input_layernorm.weight"), q: layout.offset(p + "self_attn.q_proj.weight"),
-                                k: layout.offset(p + "self_attn.k_proj.weight"), v: layout.offset(p + "self_attn.v_proj.weight"),
-                                o: layout.offset(p + "self_attn.o_proj.weight"), mlpNorm: layout.offset(p + "post_attention_layernorm.weight"),
-                                gate: layout.offset(p + "mlp.gate_proj.weight"), up: layout.offset(p + "mlp.up_proj.weight"),
-                                down: layout.offset(p + "mlp.down_proj.weight"))
+            return LayerOffsets(attnNorm: layout.offset(p + "input_layernorm.weight"), mlpNorm: layout.offset(p + "post_attention_layernorm.weight"),
+                                proj: quantized == nil ? Projection.allCases.map { layout.offset($0.weightName(layer: l)) } : [])
         }
+        let training: [ParameterLayout.Tensor]
+        switch tuning.base {
+        case .all: training = layout.tensors
+        case .none: training = []
+        case let .only(names):
+            precondition(names.allSatisfy { layout[$0] != nil }, "a tensor to train is not in the model")
+            training = layout.tensors.filter { names.contains($0.name) }
+        }
+        var gradOffsets: [Int: Int] = [:], packed = 0
+        for t in training { gradOffsets[t.offset] = packed; packed += t.count }
+        self.gradOffsets = gradOffsets
+        grads = Buffer(packed)
+        let adapters = tuning.lora.map { LoRA(model: config, config: $0, key: tuning.loraKey) }
+        lora = adapters
+        let g = grads
+        trainable = training.map { t in
+            TrainableTensor(name: t.name, count: t.count, weights: weights.pointer + t.offset,
+                            grads: g.pointer + (gradOffsets[t.offset] ?? 0), decays: t.decays)
+        } + (adapters.map { $0.layout.views(weights: $0.weights, grads: $0.grads) } ?? [])
+        let lowest = (0..<config.layers).first { l in
+            training.contains { $0.name.hasPrefix("model.layers.\(l).") } || (adapters?.slots[l].contains { $0 != nil } ?? false)
+        }
+        backwardFloor = gradOffsets[0] != nil ? 0 : lowest ?? config.layers
+        scratch = Buffer(quantized == nil ? 0 : Projection.allCases.map { $0.shape(config).out * $0.shape(config).in }.max() ?? 0)
+    }
+
+    /// Zeroes the gradients of everything that trains.
+    public func zeroGrads() {
+        grads.zero()
+        lora?.grads.zero()
+    }
+
+    /// Trainable values in all.
+    public var trainableCount: Int { trainable.reduce(0) { $0 + $1.count } }
+
+    /// Whether a training forward draws dropout masks (residual or LoRA dropout).
+    public var usesDropout: Bool { config.dropout > 0 || (lora?.config.dropout ?? 0) > 0 }
+
+    /// The trainable values one after another into `out` (trainableCount long), or back.
+    public func copyTrainable(into out: Buffer) {
+        var at = 0
+        for t in trainable { (out.pointer + at).update(from: t.weights, count: t.count); at += t.count }
+    }
+
+    public func restoreTrainable(from src: Buffer) {
+        var at = 0
+        for t in trainable { t.weights.update(from: src.pointer + at, count: t.count); at += t.count }
+    }
+
+    /// A projection's fp32 weight [out, in]: in `weights`, or dequantized into the scratch
+    /// matrix (valid until the next call).
+    func weight(_ l: Int, _ p: Projection) -> UnsafePointer<Float> {
+        if let quantized {
+            quantized.dequantize(l, p, into: scratch.pointer, threads: threads)
+            return UnsafePointer(scratch.pointer)
+        }
+        return UnsafePointer(weights.pointer + offsets[l].proj[p.index])
+    }
+
+    /// The gradient of the base tensor at `offset` in `weights`, or nil when it is frozen.
+    func grad(_ offset: Int) -> UnsafeMutablePointer<Float>? { gradOffsets[offset].map { grads.pointer + $0 } }
+
+    func projectionGrad(_ l: Int, _ p: Projection) -> UnsafeMutablePointer<Float>? {
+        quantized == nil ? grad(offsets[l].proj[p.index]) : nil
+    }
+
+    /// The whole model in fp32 under `ParameterLayout(config)`, with the projections
+    /// dequantized and LoRA's updates folded in: what a merged export writes.
+    public func mergedWeights() -> Buffer {
+        let full = ParameterLayout(config), out = Buffer(full.count)
+        for t in layout.tensors {
+            if let f = full[t.name] { (out.pointer + f.offset).update(from: weights.pointer + t.offset, count: t.count) }
+        }
+        for l in 0..<config.layers {
+            for p in Projection.allCases {
+                guard let f = full[p.weightName(layer: l)] else { continue }
+                let dst = out.pointer + f.offset
+                if let quantized { quantized.dequantize(l, p, into: dst, threads: threads) }
+                if let lora, let slot = lora.slot(l, p) { lora.merge(slot, into: dst, threads: threads) }
+            }
+        }
+        return out
     }
 
     var embedOffset: Int { 0 }
@@ -53,33 +181,58 @@ public final class Model {
         public init(key: UInt64, pass: UInt64) { self.key = key; self.pass = pass }
     }
 
-    /// Runs the decoder over `a.tokens` up to the final norm (`a.final`).
+    /// Runs the decoder over `a.tokens` up to the final norm (`a.final`). `dropout` draws the
+    /// residual and LoRA dropout masks (training); nil runs without dropout (evaluation).
     public func forward(_ a: Activations, dropout: DropoutDraw? = nil) {
+        precondition((lora == nil) == (a.lora == nil), "activations made for another model (Activations(for:))")
         let c = config, M = a.M, d = c.hiddenSize, hd = c.headDim, w = weights.pointer
         let shape = Attention.Shape(B: a.B, T: a.T, H: c.heads, Hkv: c.kv, D: hd)
+        a.dropout = dropout
+        let residualDropout = c.dropout > 0 ? dropout : nil
         Embedding.forward(out: a.resid[0].pointer, tokens: a.tokens, table: w + embedOffset, M: M, C: d, threads: threads)
         for l in 0..<c.layers {
             let o = offsets[l], x = a.layers[l], inp = a.resid[l].pointer, out = a.resid[l + 1].pointer
             RMSNorm.forward(out: x.xn1.pointer, rstd: x.rstd1.pointer, inp: inp, weight: w + o.attnNorm, M: M, C: d, eps: c.normEps, threads: threads)
-            Matmul.forward(out: x.q.pointer, inp: x.xn1.pointer, weight: w + o.q, bias: nil, M: M, K: d, N: c.heads * hd, threads: threads)
-            Matmul.forward(out: x.k.pointer, inp: x.xn1.pointer, weight: w + o.k, bias: nil, M: M, K: d, N: c.kv * hd, threads: threads)
-            Matmul.forward(out: x.v.pointer, inp: x.xn1.pointer, weight: w + o.v, bias: nil, M: M, K: d, N: c.kv * hd, threads: threads)
+            project(l, .q, out: x.q.pointer, inp: x.xn1.pointer, a)
+            project(l, .k, out: x.k.pointer, inp: x.xn1.pointer, a)
+            project(l, .v, out: x.v.pointer, inp: x.xn1.pointer, a)
             RoPE.apply(x.q.pointer, B: a.B, T: a.T, heads: c.heads, D: hd, cos: rope.cos, sin: rope.sin, threads: threads)
             RoPE.apply(x.k.pointer, B: a.B, T: a.T, heads: c.kv, D: hd, cos: rope.cos, sin: rope.sin, threads: threads)
             Attention.forward(out: x.att.pointer, probs: x.probs.pointer, q: x.q.pointer, k: x.k.pointer, v: x.v.pointer, shape, threads: threads)
-            Matmul.forward(out: x.mid.pointer, inp: x.att.pointer, weight: w + o.o, bias: nil, M: M, K: c.heads * hd, N: d, threads: threads)
-            if let dropout { drop(x.mid, mask: x.mask1, dropout, site: 2 * l) }
+            project(l, .o, out: x.mid.pointer, inp: x.att.pointer, a)
+            if let residualDropout { drop(x.mid, mask: x.mask1, residualDropout, site: 2 * l) }
             add(x.mid.pointer, inp, M * d)
             RMSNorm.forward(out: x.xn2.pointer, rstd: x.rstd2.pointer, inp: x.mid.pointer, weight: w + o.mlpNorm, M: M, C: d, eps: c.normEps, threads: threads)
-            Matmul.forward(out: x.gate.pointer, inp: x.xn2.pointer, weight: w + o.gate, bias: nil, M: M, K: d, N: c.ffn, threads: threads)
-            Matmul.forward(out: x.up.pointer, inp: x.xn2.pointer, weight: w + o.up, bias: nil, M: M, K: d, N: c.ffn, threads: threads)
+            project(l, .gate, out: x.gate.pointer, inp: x.xn2.pointer, a)
+            project(l, .up, out: x.up.pointer, inp: x.xn2.pointer, a)
             SwiGLU.forward(out: x.h.pointer, sigmoid: x.sig.pointer, gate: x.gate.pointer, up: x.up.pointer, count: M * c.ffn, threads: threads)
-            Matmul.forward(out: out, inp: x.h.pointer, weight: w + o.down, bias: nil, M: M, K: c.ffn, N: d, threads: threads)
-            if let dropout { drop(a.resid[l + 1], mask: x.mask2, dropout, site: 2 * l + 1) }
+            project(l, .down, out: out, inp: x.h.pointer, a)
+            if let residualDropout { drop(a.resid[l + 1], mask: x.mask2, residualDropout, site: 2 * l + 1) }
             add(out, x.mid.pointer, M * d)
         }
         RMSNorm.forward(out: a.final.pointer, rstd: a.finalRstd.pointer, inp: a.resid[c.layers].pointer, weight: w + normOffset,
                         M: M, C: d, eps: c.normEps, threads: threads)
+    }
+
+    /// out = inp · Wᵀ for projection p of layer l, plus its LoRA branch when it has one.
+    private func project(_ l: Int, _ p: Projection, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, _ a: Activations) {
+        let s = p.shape(config)
+        Matmul.forward(out: out, inp: inp, weight: weight(l, p), bias: nil, M: a.M, K: s.in, N: s.out, threads: threads)
+        if let lora, let slot = lora.slot(l, p), let la = a.lora, let v = la.v[l][p.index] {
+            lora.forward(slot, out: out, inp: inp, v: v, M: a.M, la, dropout: a.dropout, threads: threads)
+        }
+    }
+
+    /// The backward of `project`: dinp (+)= dout · W (+ the LoRA branch's), and the weight's
+    /// gradient when it trains.
+    private func projectBackward(_ l: Int, _ p: Projection, dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+                                 inp: UnsafePointer<Float>, accumulateInput: Bool = true, _ a: Activations) {
+        let s = p.shape(config)
+        Matmul.backward(dinp: dinp, dweight: projectionGrad(l, p), dbias: nil, dout: dout, inp: inp, weight: weight(l, p),
+                        M: a.M, K: s.in, N: s.out, accumulateInput: accumulateInput, threads: threads)
+        if let lora, let slot = lora.slot(l, p), let la = a.lora, let v = la.v[l][p.index] {
+            lora.backward(slot, dinp: dinp, dout: dout, inp: inp, v: v, M: a.M, la, dropout: a.dropout, threads: threads)
+        }
     }
 
     private func drop(_ x: Buffer, mask: Buffer, _ draw: DropoutDraw, site: Int) {
@@ -111,7 +264,7 @@ public final class Model {
 
     /// dfinal += dlogits · W; dW += dlogitsᵀ · final.
     public func lmHeadBackward(_ a: Activations) {
-        Matmul.backward(dinp: a.dfinal.pointer, dweight: grads.pointer + headOffset, dbias: nil, dout: a.dlogits.pointer,
+        Matmul.backward(dinp: a.dfinal.pointer, dweight: grad(headOffset), dbias: nil, dout: a.dlogits.pointer,
                         inp: a.final.pointer, weight: weights.pointer + headOffset, M: a.M, K: config.hiddenSize,
                         N: config.vocabSize, threads: threads)
     }
@@ -125,21 +278,22 @@ public final class Model {
 
     /// Given a.dscores: dfinal += dscores · w; dw += dscoresᵀ · final.
     public func scoreBackward(_ a: Activations) {
-        Matmul.backward(dinp: a.dfinal.pointer, dweight: grads.pointer + scoreOffset, dbias: nil, dout: a.dscores.pointer,
+        Matmul.backward(dinp: a.dfinal.pointer, dweight: grad(scoreOffset), dbias: nil, dout: a.dscores.pointer,
                         inp: a.final.pointer, weight: weights.pointer + scoreOffset, M: a.M, K: config.hiddenSize, N: 1, threads: threads)
     }
 
     // MARK: backward
 
-    /// From `a.dfinal` (which the heads filled) back to every weight's gradient. Clears dfinal.
+    /// From `a.dfinal` (which the heads filled) back to the gradient of everything that trains,
+    /// down to the lowest layer that holds some. Clears dfinal.
     public func backward(_ a: Activations) {
-        let c = config, M = a.M, d = c.hiddenSize, hd = c.headDim, w = weights.pointer, g = grads.pointer
+        let c = config, M = a.M, d = c.hiddenSize, hd = c.headDim, w = weights.pointer
         let shape = Attention.Shape(B: a.B, T: a.T, H: c.heads, Hkv: c.kv, D: hd)
         a.dres.zero()
-        RMSNorm.backward(dinp: a.dres.pointer, dweight: g + normOffset, dout: a.dfinal.pointer, inp: a.resid[c.layers].pointer,
+        RMSNorm.backward(dinp: a.dres.pointer, dweight: grad(normOffset), dout: a.dfinal.pointer, inp: a.resid[c.layers].pointer,
                          weight: w + normOffset, rstd: a.finalRstd.pointer, M: M, C: d, threads: threads)
         a.dfinal.zero()
-        for l in stride(from: c.layers - 1, through: 0, by: -1) {
+        for l in stride(from: c.layers - 1, through: backwardFloor, by: -1) {
             let o = offsets[l], x = a.layers[l]
             // MLP branch: resid[l+1] = mid + drop(h · Wdownᵀ).
             var branch = UnsafePointer(a.dres.pointer)
@@ -147,15 +301,12 @@ public final class Model {
                 Dropout.backward(out: a.dbranch.pointer, dout: a.dres.pointer, mask: x.mask2.pointer, count: M * d)
                 branch = UnsafePointer(a.dbranch.pointer)
             }
-            Matmul.backward(dinp: a.dh.pointer, dweight: g + o.down, dbias: nil, dout: branch, inp: x.h.pointer, weight: w + o.down,
-                            M: M, K: c.ffn, N: d, accumulateInput: false, threads: threads)
+            projectBackward(l, .down, dinp: a.dh.pointer, dout: branch, inp: x.h.pointer, accumulateInput: false, a)
             SwiGLU.backward(dgate: a.dgate.pointer, dup: a.dup.pointer, dout: a.dh.pointer, gate: x.gate.pointer, up: x.up.pointer,
                             sigmoid: x.sig.pointer, count: M * c.ffn, threads: threads)
-            Matmul.backward(dinp: a.dxn.pointer, dweight: g + o.gate, dbias: nil, dout: a.dgate.pointer, inp: x.xn2.pointer,
-                            weight: w + o.gate, M: M, K: d, N: c.ffn, accumulateInput: false, threads: threads)
-            Matmul.backward(dinp: a.dxn.pointer, dweight: g + o.up, dbias: nil, dout: a.dup.pointer, inp: x.xn2.pointer,
-                            weight: w + o.up, M: M, K: d, N: c.ffn, threads: threads)
-            RMSNorm.backward(dinp: a.dres.pointer, dweight: g + o.mlpNorm, dout: a.dxn.pointer, inp: x.mid.pointer,
+            projectBackward(l, .gate, dinp: a.dxn.pointer, dout: a.dgate.pointer, inp: x.xn2.pointer, accumulateInput: false, a)
+            projectBackward(l, .up, dinp: a.dxn.pointer, dout: a.dup.pointer, inp: x.xn2.pointer, a)
+            RMSNorm.backward(dinp: a.dres.pointer, dweight: grad(o.mlpNorm), dout: a.dxn.pointer, inp: x.mid.pointer,
                              weight: w + o.mlpNorm, rstd: x.rstd2.pointer, M: M, C: d, threads: threads)
             // Attention branch: mid = resid[l] + drop(att · Woᵀ).
             branch = UnsafePointer(a.dres.pointer)
@@ -163,21 +314,19 @@ public final class Model {
                 Dropout.backward(out: a.dbranch.pointer, dout: a.dres.pointer, mask: x.mask1.pointer, count: M * d)
                 branch = UnsafePointer(a.dbranch.pointer)
             }
-            Matmul.backward(dinp: a.datt.pointer, dweight: g + o.o, dbias: nil, dout: branch, inp: x.att.pointer, weight: w + o.o,
-                            M: M, K: c.heads * hd, N: d, accumulateInput: false, threads: threads)
+            projectBackward(l, .o, dinp: a.datt.pointer, dout: branch, inp: x.att.pointer, accumulateInput: false, a)
             Attention.backward(dq: a.dq.pointer, dk: a.dk.pointer, dv: a.dv.pointer, dout: a.datt.pointer, probs: x.probs.pointer,
                                q: x.q.pointer, k: x.k.pointer, v: x.v.pointer, scratch: a.attnScratch.pointer, shape, threads: threads)
             RoPE.apply(a.dq.pointer, B: a.B, T: a.T, heads: c.heads, D: hd, cos: rope.cos, sin: rope.sin, inverse: true, threads: threads)
             RoPE.apply(a.dk.pointer, B: a.B, T: a.T, heads: c.kv, D: hd, cos: rope.cos, sin: rope.sin, inverse: true, threads: threads)
-            Matmul.backward(dinp: a.dxn.pointer, dweight: g + o.q, dbias: nil, dout: a.dq.pointer, inp: x.xn1.pointer, weight: w + o.q,
-                            M: M, K: d, N: c.heads * hd, accumulateInput: false, threads: threads)
-            Matmul.backward(dinp: a.dxn.pointer, dweight: g + o.k, dbias: nil, dout: a.dk.pointer, inp: x.xn1.pointer, weight: w + o.k,
-                            M: M, K: d, N: c.kv * hd, threads: threads)
-            Matmul.backward(dinp: a.dxn.pointer, dweight: g + o.v, dbias: nil, dout: a.dv.pointer, inp: x.xn1.pointer, weight: w + o.v,
-                            M: M, K: d, N: c.kv * hd, threads: threads)
-            RMSNorm.backward(dinp: a.dres.pointer, dweight: g + o.attnNorm, dout: a.dxn.pointer, inp: a.resid[l].pointer,
+            projectBackward(l, .q, dinp: a.dxn.pointer, dout: a.dq.pointer, inp: x.xn1.pointer, accumulateInput: false, a)
+            projectBackward(l, .k, dinp: a.dxn.pointer, dout: a.dk.pointer, inp: x.xn1.pointer, a)
+            projectBackward(l, .v, dinp: a.dxn.pointer, dout: a.dv.pointer, inp: x.xn1.pointer, a)
+            RMSNorm.backward(dinp: a.dres.pointer, dweight: grad(o.attnNorm), dout: a.dxn.pointer, inp: a.resid[l].pointer,
                              weight: w + o.attnNorm, rstd: x.rstd1.pointer, M: M, C: d, threads: threads)
         }
-        Embedding.backward(dtable: g + embedOffset, dout: a.dres.pointer, tokens: a.tokens, M: M, C: d, threads: threads)
+        if let dtable = grad(embedOffset) {
+            Embedding.backward(dtable: dtable, dout: a.dres.pointer, tokens: a.tokens, M: M, C: d, threads: threads)
+        }
     }
 }

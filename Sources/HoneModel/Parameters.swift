@@ -18,25 +18,29 @@ public struct ParameterLayout: Sendable {
     public private(set) var count = 0
     private var index: [String: Int] = [:]
 
-    public init(_ config: ModelConfig) {
-        let d = config.hiddenSize, hd = config.headDim
+    /// The tensors of a model with `config`, in Hugging Face's names. Without `projections`,
+    /// the seven projections of every layer are left out: a quantized base keeps those in blocks.
+    public init(_ config: ModelConfig, projections: Bool = true) {
+        let d = config.hiddenSize
         add("model.embed_tokens.weight", [config.vocabSize, d])
         for l in 0..<config.layers {
             let p = "model.layers.\(l)."
             add(p + "input_layernorm.weight", [d])
-            add(p + "self_attn.q_proj.weight", [config.heads * hd, d])
-            add(p + "self_attn.k_proj.weight", [config.kv * hd, d])
-            add(p + "self_attn.v_proj.weight", [config.kv * hd, d])
-            add(p + "self_attn.o_proj.weight", [d, config.heads * hd])
+            if projections { for proj in Projection.allCases[0..<4] { add(proj.weightName(layer: l), proj.shape(config)) } }
             add(p + "post_attention_layernorm.weight", [d])
-            add(p + "mlp.gate_proj.weight", [config.ffn, d])
-            add(p + "mlp.up_proj.weight", [config.ffn, d])
-            add(p + "mlp.down_proj.weight", [d, config.ffn])
+            if projections { for proj in Projection.allCases[4...] { add(proj.weightName(layer: l), proj.shape(config)) } }
         }
         add("model.norm.weight", [d])
         if !config.tiedEmbeddings { add("lm_head.weight", [config.vocabSize, d]) }
         if config.scalarHead { add("score.weight", [1, d]) }
     }
+
+    /// Any list of named tensors, laid out in the order given (adapter tensors).
+    public init(_ tensors: [(name: String, shape: [Int])]) {
+        for t in tensors { add(t.name, t.shape) }
+    }
+
+    private mutating func add(_ name: String, _ shape: (out: Int, in: Int)) { add(name, [shape.out, shape.in]) }
 
     private mutating func add(_ name: String, _ shape: [Int]) {
         index[name] = tensors.count
@@ -48,6 +52,26 @@ public struct ParameterLayout: Sendable {
 
     /// Offset of a tensor this layout is known to hold.
     func offset(_ name: String) -> Int { index[name].map { tensors[$0].offset } ?? 0 }
+
+    /// Every tensor as a trainable view of `weights` and `grads` (both in this layout).
+    public func views(weights: Buffer, grads: Buffer) -> [TrainableTensor] {
+        tensors.map { TrainableTensor(name: $0.name, count: $0.count, weights: weights.pointer + $0.offset,
+                                      grads: grads.pointer + $0.offset, decays: $0.decays) }
+    }
+}
+
+/// One tensor the optimizer updates: where its values and its gradient live. Full fine-tuning
+/// trains every base tensor; LoRA trains only its adapters; freezing trains a chosen few.
+public struct TrainableTensor: @unchecked Sendable {
+    public let name: String
+    public let count: Int
+    public let weights: UnsafeMutablePointer<Float>
+    public let grads: UnsafeMutablePointer<Float>
+    /// Matrices take weight decay; norm gains do not.
+    public let decays: Bool
+    public init(name: String, count: Int, weights: UnsafeMutablePointer<Float>, grads: UnsafeMutablePointer<Float>, decays: Bool) {
+        self.name = name; self.count = count; self.weights = weights; self.grads = grads; self.decays = decays
+    }
 }
 
 /// Initial weights: matrices N(0, initStd²) from the stream `key`, norm gains 1. Each tensor

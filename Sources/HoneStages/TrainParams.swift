@@ -46,6 +46,7 @@ enum TrainParams {
         ParamSpec("plateau_factor", .number(min: 0, max: 1), default: .double(0.5), help: "plateau schedule: the reduction factor"),
         ParamSpec("max_grad_norm", .number(min: 0), default: .double(1), help: "clip gradients to this global norm; 0: no clipping"),
         ParamSpec("eval_every", .int(min: 0), default: .int(50), help: "evaluate on val every N steps (and at the end); 0: only at the end"),
+        ParamSpec("eval_before", .bool, default: .bool(false), help: "also evaluate once before training (step 0): the starting model's val loss, val_loss_first"),
         ParamSpec("eval_batches", .int(min: 0), default: .int(0), help: "most val batches per evaluation; 0: all of val"),
         ParamSpec("patience", .int(min: 0), default: .int(0), help: "stop after this many evaluations without improvement, keeping the best model; 0: never"),
         ParamSpec("save_steps", .int(min: 0), default: .int(100), help: "checkpoint every N steps (resume after a crash); 0: only at the end"),
@@ -97,6 +98,7 @@ enum TrainParams {
         let every = p.int("eval_every") ?? 50
         s.evalEvery = every > 0 ? every : s.steps
         s.evalBatches = p.int("eval_batches") ?? 0
+        s.evalBefore = p.bool("eval_before") ?? false
         s.patience = p.int("patience") ?? 0
         let save = p.int("save_steps") ?? 100
         s.saveSteps = save

@@ -20,11 +20,12 @@ enum TrainStage {
         OutputSpec("model", help: "model.safetensors + config.json (Hugging Face Llama) + tokenizer.json"),
         OutputSpec("metrics", help: "history.jsonl: one line per step (loss, lr, grad_norm) and per evaluation (val_loss, val_perplexity)"),
         OutputSpec("checkpoints", help: "the kept checkpoints when keep_checkpoints is true (else empty)"),
+        OutputSpec("adapter", help: "lora/qlora: adapter_model.safetensors + adapter_config.json in Hugging Face PEFT's layout (else empty)"),
     ]
 
     static func run(_ context: StageContext, packing: Examples.Packing) throws -> StageResult {
-        guard let dataDir = context.inputs["data"], let modelOut = context.outputs["model"],
-              let metricsOut = context.outputs["metrics"], let checkpointsOut = context.outputs["checkpoints"] else {
+        guard let dataDir = context.inputs["data"], let modelOut = context.outputs["model"], let metricsOut = context.outputs["metrics"],
+              let checkpointsOut = context.outputs["checkpoints"], let adapterOut = context.outputs["adapter"] else {
             throw StageFailure("\(context.stageName): inputs or outputs missing")
         }
         let p = context.params
@@ -43,11 +44,14 @@ enum TrainStage {
             tokenizer = try Tokenizer(json: try JSONValue.parse(data))
         }
         var config: ModelConfig
-        let weights: Buffer
+        var weights: Buffer
+        var quantized: QuantizedProjections?
+        let quant = TuningParams.quantFormat(p)
         if let base = context.inputs["base"] {
-            let loaded = try loadBase(base)
+            let loaded = try loadBase(base, quant: quant)
             config = loaded.config
             weights = loaded.weights
+            quantized = loaded.quantized
             if tokenizerJSON == nil { tokenizerJSON = loaded.tokenizerJSON }
             context.log.write("\(context.stageName): starting from the base model (\(config.layers) layers, d \(config.hiddenSize), vocab \(config.vocabSize))")
         } else {
@@ -57,6 +61,10 @@ enum TrainStage {
             config = TrainParams.config(p, vocabSize: tokenizer.bpe.tokens.count)
             if let problem = config.problem { throw StageFailure("\(context.stageName): \(problem)") }
             weights = initialWeights(ParameterLayout(config), config: config, key: context.seed(for: "init"))
+            if let quant {
+                quantized = try QuantizedProjections(quantizing: weights, config: config, format: quant)
+                weights = QuantizedProjections.unquantizedPart(of: weights, config: config)
+            }
         }
         if let tokenizer {
             let ids = Dictionary(tokenizer.specialTokens.map { ($0.content, $0.id) }, uniquingKeysWith: { a, _ in a })
@@ -84,9 +92,13 @@ enum TrainStage {
         if valExamples == nil && (settings.patience > 0 || settings.schedule.kind == .plateau) {
             context.log.write("\(context.stageName): warning: patience and the plateau schedule need val data; there is none, so they do nothing")
         }
-        let model = Model(config: config, weights: weights, threads: Parallel.defaultThreads)
+        let tuning = try TuningParams.tuning(p, config: config, loraKey: context.seed(for: "lora init"))
+        let model = Model(config: config, weights: weights, threads: Parallel.defaultThreads, tuning: tuning, quantized: quantized)
         let trainer = Trainer(model: model, settings: settings, train: trainExamples, val: valExamples)
-        context.log.write("\(context.stageName): \(model.layout.count) parameters, \(trainExamples.count) training examples of \(T) tokens"
+        let parameters = ParameterLayout(config).count
+        context.log.write("\(context.stageName): \(parameters) parameters (\(TuningParams.method(p).rawValue): \(model.trainableCount) train"
+                          + (quantized.map { ", projections in \($0.format.rawValue) blocks, \($0.bytes / 1_048_576) MiB" } ?? "") + ")"
+                          + ", \(trainExamples.count) training examples of \(T) tokens"
                           + ", \(settings.steps) steps of \(settings.batchSize)×\(settings.gradAccumulation) rows, \(model.threads) threads")
 
         let outcome = try trainer.run(scratch: context.scratch, report: { r in
@@ -96,7 +108,9 @@ enum TrainStage {
             if r.valLoss != nil || r.step == 1 || r.step % 10 == 0 { context.log.write("step \(r.step)/\(r.total): \(message)") }
         }, log: { context.log.write($0) })
 
-        try ModelFiles.save(config: config, weights: model.weights, to: modelOut)
+        // A tuned-in-part model is written whole: LoRA folded in, quantized blocks in fp32.
+        try ModelFiles.save(config: config, weights: tuning.isFull ? model.weights : model.mergedWeights(), to: modelOut)
+        if let lora = model.lora { try AdapterFiles.save(lora, to: adapterOut) }
         if let tokenizerJSON { try tokenizerJSON.write(to: modelOut.appendingPathComponent("tokenizer.json")) }
         let lines = outcome.history.map(\.canonical).joined(separator: "\n") + "\n"
         try Data(lines.utf8).write(to: metricsOut.appendingPathComponent("history.jsonl"))
@@ -107,7 +121,7 @@ enum TrainStage {
         }
 
         var metrics: [String: Double] = [
-            "steps": Double(outcome.steps), "parameters": Double(model.layout.count),
+            "steps": Double(outcome.steps), "parameters": Double(parameters), "trainable_parameters": Double(model.trainableCount),
             "train_loss": outcome.finalTrainLoss, "train_examples": Double(trainExamples.count),
         ]
         let evals = outcome.history.compactMap { $0["val_loss"]?.doubleValue }
@@ -121,21 +135,33 @@ enum TrainStage {
         return StageResult(metrics: metrics)
     }
 
-    /// A model folder, or a folder of checkpoints (the newest one's weights).
-    static func loadBase(_ folder: URL) throws -> (config: ModelConfig, weights: Buffer, tokenizerJSON: Data?) {
+    typealias Base = (config: ModelConfig, weights: Buffer, quantized: QuantizedProjections?, tokenizerJSON: Data?)
+
+    /// A model folder, a GGUF file, or a folder of checkpoints (the newest one's weights). With
+    /// `quant`, the projections come back in blocks and `weights` holds the rest.
+    static func loadBase(_ folder: URL, quant: BlockMatrix.Format?) throws -> Base {
+        func quantizing(_ config: ModelConfig, _ weights: Buffer, _ tokenizer: Data?) throws -> Base {
+            guard let quant else { return (config, weights, nil, tokenizer) }
+            let q = try QuantizedProjections(quantizing: weights, config: config, format: quant)
+            return (config, QuantizedProjections.unquantizedPart(of: weights, config: config), q, tokenizer)
+        }
         guard !FileManager.default.fileExists(atPath: folder.appendingPathComponent(ModelFiles.configName).path) else {
             let m = try ModelFiles.load(folder)
-            return (m.config, m.weights, FileManager.default.contents(atPath: folder.appendingPathComponent("tokenizer.json").path))
+            return try quantizing(m.config, m.weights, FileManager.default.contents(atPath: folder.appendingPathComponent("tokenizer.json").path))
         }
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).filter { !$0.hasPrefix(".") }
         if names.count == 1, let name = names.first, name.hasSuffix(".gguf") {
-            let m = try GGUFModel.load(folder.appendingPathComponent(name))
-            let tokenizer = try Tokenizer(gguf: m.gguf)
-            return (m.config, m.weights, Data(tokenizer.json.pretty.utf8))
+            let url = folder.appendingPathComponent(name)
+            if let quant {
+                let m = try GGUFModel.loadQuantized(url, format: quant)
+                return (m.config, m.weights, m.quantized, Data(try Tokenizer(gguf: m.gguf).json.pretty.utf8))
+            }
+            let m = try GGUFModel.load(url)
+            return (m.config, m.weights, nil, Data(try Tokenizer(gguf: m.gguf).json.pretty.utf8))
         }
         if let newest = Checkpoint.list(in: folder).last {
             let m = try Checkpoint.read(newest.url).model()
-            return (m.config, m.weights, nil)
+            return try quantizing(m.config, m.weights, nil)
         }
         if names.isEmpty {
             throw StageFailure("input 'base' is empty: a model output holds config.json and model.safetensors; a checkpoints output is empty unless its stage sets keep_checkpoints: true")

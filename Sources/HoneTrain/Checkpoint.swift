@@ -17,10 +17,19 @@ public struct Checkpoint {
     public static let magic = Array("HONECKP1".utf8)
 
     public var state: JSONValue
-    public var arrays: [(name: String, buffer: Buffer)]
+    /// Named arrays. One array may be written from several pieces: the tensors that train need
+    /// not sit together (freezing), and gathering them first would double their memory.
+    public var arrays: [(name: String, pieces: [UnsafeBufferPointer<Float>])]
+    /// The buffers behind the arrays of a checkpoint read from disk.
+    var owned: [String: Buffer] = [:]
+
+    public init(state: JSONValue, arrays: [(name: String, pieces: [UnsafeBufferPointer<Float>])]) {
+        self.state = state; self.arrays = arrays
+    }
 
     public init(state: JSONValue, arrays: [(name: String, buffer: Buffer)]) {
-        self.state = state; self.arrays = arrays
+        self.init(state: state, arrays: arrays.map { ($0.name, [UnsafeBufferPointer($0.buffer.buffer)]) })
+        for (name, b) in arrays { owned[name] = b }
     }
 
     public static func fileName(step: Int) -> String { String(format: "checkpoint-%08d.hck", step) }
@@ -28,7 +37,7 @@ public struct Checkpoint {
     /// Writes atomically into `folder`, then deletes the oldest checkpoints beyond `keep`.
     public func write(to folder: URL, step: Int, keep: Int) throws {
         var header = state.objectValue ?? [:]
-        header["arrays"] = .array(arrays.map { .object(["name": .string($0.name), "count": .int($0.buffer.count)]) })
+        header["arrays"] = .array(arrays.map { a in .object(["name": .string(a.name), "count": .int(a.pieces.reduce(0) { $0 + $1.count })]) })
         let json = Array(JSONValue.object(header).canonical.utf8)
         let final = folder.appendingPathComponent(Self.fileName(step: step))
         let tmp = folder.appendingPathComponent(".\(Self.fileName(step: step)).tmp")
@@ -41,8 +50,11 @@ public struct Checkpoint {
         var lead = Self.magic
         withUnsafeBytes(of: UInt64(json.count).littleEndian) { lead += $0 }
         try h.write(contentsOf: lead + json)
-        for (_, b) in arrays {
-            try h.write(contentsOf: Data(bytes: b.pointer, count: b.count * 4))
+        for (_, pieces) in arrays {
+            for p in pieces where p.count > 0 {
+                guard let base = p.baseAddress else { continue }
+                try h.write(contentsOf: Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: p.count * 4, deallocator: .none))
+            }
         }
         try h.synchronize()
         guard rename(tmp.path, final.path) == 0 else { throw CheckpointError("cannot rename \(tmp.path): errno \(errno)") }
@@ -90,11 +102,15 @@ public struct Checkpoint {
         return Checkpoint(state: state, arrays: arrays)
     }
 
-    public func array(_ name: String) -> Buffer? { arrays.first { $0.name == name }?.buffer }
+    /// An array of a checkpoint read from disk.
+    public func array(_ name: String) -> Buffer? { owned[name] }
 
     /// The model a checkpoint holds, to start another stage from: its best weights when early
     /// stopping kept some (what the stage's `model` output holds), else its current ones.
     public func model() throws -> (config: ModelConfig, weights: Buffer) {
+        if let tuning = state["tuning"], tuning["base"]?.stringValue != "all" || tuning["lora"] != nil {
+            throw CheckpointError("the checkpoint holds only the tensors its stage trained (LoRA or freezing), not a whole model; start from the stage's model output instead")
+        }
         guard let json = state["config"], let weights = array("best_weights") ?? array("weights") else {
             throw CheckpointError("the checkpoint holds no model config or weights")
         }

@@ -3,8 +3,9 @@ import HoneModel
 import HoneTensor
 
 /// AdamW (decoupled weight decay, Loshchilov & Hutter 2019), Adam and SGD with momentum (both
-/// with L2 weight decay coupled into the gradient), as PyTorch defines them, over the flat
-/// weight buffer. Weight decay applies only to tensors whose layout says `decays`.
+/// with L2 weight decay coupled into the gradient), as PyTorch defines them, over the tensors
+/// that train. The moments are packed for those tensors alone: LoRA on a 135M model keeps
+/// moments for its adapters only. Weight decay applies only to tensors that `decays`.
 public final class Optimizer {
     public enum Kind: String, Sendable, CaseIterable { case adamw, adam, sgd }
 
@@ -19,29 +20,36 @@ public final class Optimizer {
     }
 
     public let settings: Settings
-    /// Adam's first and second moments; SGD's momentum buffer is `m`.
+    public let parameters: [TrainableTensor]
+    /// Adam's first and second moments, the parameters' values one after another; SGD's
+    /// momentum buffer is `m`.
     public let m: Buffer
     public let v: Buffer
     /// Steps taken (Adam's bias correction counts from 1).
     public var steps: Int = 0
-    /// Fixed chunks of the flat buffer, each within one tensor: the update runs chunk by chunk
-    /// on any number of threads with the same bits.
-    let chunks: [(range: Range<Int>, decays: Bool)]
+    /// Fixed chunks, each within one tensor: (tensor, range in it, where its moments start).
+    /// The update runs chunk by chunk on any number of threads with the same bits.
+    let chunks: [(tensor: Int, range: Range<Int>, moments: Int)]
     public var threads = 1
 
-    public init(_ settings: Settings, layout: ParameterLayout) {
+    public init(_ settings: Settings, parameters: [TrainableTensor]) {
         self.settings = settings
-        m = Buffer(layout.count)
-        v = Buffer(settings.kind == .sgd ? 0 : layout.count)
-        chunks = layout.tensors.flatMap { t in
-            Parallel.slices(t.count, size: 1 << 16).map { ((t.offset + $0.lowerBound)..<(t.offset + $0.upperBound), t.decays) }
+        self.parameters = parameters
+        let total = parameters.reduce(0) { $0 + $1.count }
+        m = Buffer(total)
+        v = Buffer(settings.kind == .sgd ? 0 : total)
+        var chunks: [(Int, Range<Int>, Int)] = [], start = 0
+        for (i, t) in parameters.enumerated() {
+            for r in Parallel.slices(t.count, size: 1 << 16) { chunks.append((i, r, start + r.lowerBound)) }
+            start += t.count
         }
+        self.chunks = chunks
     }
 
     /// One update with learning rate `lr`.
-    public func step(weights: Buffer, grads: Buffer, lr: Float) {
+    public func step(lr: Float) {
         steps += 1
-        let s = settings, p = weights.pointer, g = grads.pointer, m = self.m.pointer
+        let s = settings, m = self.m.pointer, parameters = self.parameters
         switch s.kind {
         case .adamw, .adam:
             let v = self.v.pointer
@@ -49,8 +57,9 @@ public final class Optimizer {
             let bc1 = 1 - pow(Double(s.beta1), Double(steps)), bc2 = 1 - pow(Double(s.beta2), Double(steps))
             let stepSize = Float(Double(lr) / bc1), bc2Root = Float(bc2.squareRoot())
             Parallel.run(tasks: chunks.count, threads: threads) { c in
-                let (range, decays) = chunks[c]
-                let wd = decays ? s.weightDecay : 0
+                let (tensor, range, start) = chunks[c]
+                let t = parameters[tensor], p = t.weights, g = t.grads, m = m + start - range.lowerBound, v = v + start - range.lowerBound
+                let wd = t.decays ? s.weightDecay : 0
                 for i in range {
                     var gi = g[i]
                     if s.kind == .adamw { p[i] *= 1 - lr * wd } else { gi += wd * p[i] }
@@ -62,8 +71,9 @@ public final class Optimizer {
         case .sgd:
             let first = steps == 1
             Parallel.run(tasks: chunks.count, threads: threads) { c in
-                let (range, decays) = chunks[c]
-                let wd = decays ? s.weightDecay : 0
+                let (tensor, range, start) = chunks[c]
+                let t = parameters[tensor], p = t.weights, g = t.grads, m = m + start - range.lowerBound
+                let wd = t.decays ? s.weightDecay : 0
                 for i in range {
                     let gi = g[i] + wd * p[i]
                     m[i] = first ? gi : s.momentum * m[i] + gi
@@ -76,16 +86,27 @@ public final class Optimizer {
 
 /// Clipping by global norm, as torch.nn.utils.clip_grad_norm_: gradients are scaled by
 /// max/(norm + 1e-6) when the norm exceeds `max`. The norm is summed in double over fixed
-/// chunks, then the chunks in order, so its bits do not depend on the thread count.
-/// Returns the norm before clipping.
+/// chunks of the tensors taken one after another, then the chunks in order, so its bits do not
+/// depend on the thread count. Returns the norm before clipping.
 @discardableResult
-public func clipGradients(_ grads: Buffer, maxNorm: Float?, threads: Int = 1) -> Float {
-    let chunks = Parallel.slices(grads.count, size: 1 << 16)
-    let g = grads.pointer
+public func clipGradients(_ parameters: [TrainableTensor], maxNorm: Float?, threads: Int = 1) -> Float {
+    // Chunk c covers positions c·2¹⁶ ..< (c+1)·2¹⁶ of the tensors laid end to end.
+    var starts: [Int] = [], total = 0
+    for t in parameters { starts.append(total); total += t.count }
+    let chunks = Parallel.slices(total, size: 1 << 16)
+    func pieces(_ c: Int, _ body: (UnsafeMutablePointer<Float>, Range<Int>) -> Void) {
+        let r = chunks[c]
+        var i = max(0, (starts.lastIndex { $0 <= r.lowerBound } ?? 0))
+        while i < parameters.count, starts[i] < r.upperBound {
+            let lo = max(r.lowerBound, starts[i]) - starts[i], hi = min(r.upperBound, starts[i] + parameters[i].count) - starts[i]
+            if lo < hi { body(parameters[i].grads, lo..<hi) }
+            i += 1
+        }
+    }
     let ss = withUnsafeTemporaryAllocation(of: Double.self, capacity: max(1, chunks.count)) { partial -> Double in
         Parallel.run(tasks: chunks.count, threads: threads) { c in
             var ss = 0.0
-            for i in chunks[c] { ss += Double(g[i]) * Double(g[i]) }
+            pieces(c) { g, range in for i in range { ss += Double(g[i]) * Double(g[i]) } }
             partial[c] = ss
         }
         var ss = 0.0
@@ -95,15 +116,17 @@ public func clipGradients(_ grads: Buffer, maxNorm: Float?, threads: Int = 1) ->
     let norm = Float(ss.squareRoot())
     if let maxNorm, norm.isFinite, norm > maxNorm {
         let scale = maxNorm / (norm + 1e-6)
-        Parallel.run(tasks: chunks.count, threads: threads) { c in for i in chunks[c] { g[i] *= scale } }
+        Parallel.run(tasks: chunks.count, threads: threads) { c in
+            pieces(c) { g, range in for i in range { g[i] *= scale } }
+        }
     }
     return norm
 }
 
 /// The first tensor whose gradient holds a NaN or an infinity, for the guard's message.
-public func firstNonFinite(_ grads: Buffer, layout: ParameterLayout) -> String? {
-    for t in layout.tensors {
-        for i in t.offset..<(t.offset + t.count) where !grads[i].isFinite { return t.name }
+public func firstNonFinite(_ parameters: [TrainableTensor]) -> String? {
+    for t in parameters {
+        for i in 0..<t.count where !t.grads[i].isFinite { return t.name }
     }
     return nil
 }

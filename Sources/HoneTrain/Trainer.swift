@@ -17,6 +17,8 @@ public struct TrainSettings: Sendable {
     public var maxGradNorm: Float? = 1
     /// 0: never.
     public var evalEvery: Int = 0
+    /// Evaluate once before the first step (step 0 in the history): the base model's val loss.
+    public var evalBefore = false
     /// Largest number of val batches per evaluation (0: all of val).
     public var evalBatches: Int = 0
     /// Evaluations without improvement before stopping (0: never stop early).
@@ -76,10 +78,10 @@ public final class Trainer {
 
     public init(model: Model, settings: TrainSettings, train: Examples, val: Examples?) {
         self.model = model; self.settings = settings; self.train = train; self.val = val
-        acts = Activations(config: model.config, B: settings.batchSize, T: train.T)
+        acts = Activations(for: model, B: settings.batchSize, T: train.T)
         targets = .allocate(capacity: acts.M); targets.initialize(repeating: 0, count: acts.M)
         mask = .allocate(capacity: acts.M); mask.initialize(repeating: 0, count: acts.M)
-        optimizer = Optimizer(settings.optimizer, layout: model.layout)
+        optimizer = Optimizer(settings.optimizer, parameters: model.trainable)
         optimizer.threads = model.threads
         plateau = settings.plateau
     }
@@ -102,6 +104,12 @@ public final class Trainer {
             // A kill between a checkpoint's rename and the pruning leaves one too many.
             Checkpoint.prune(scratch, keep: settings.saveTotalLimit)
         }
+        if let val, settings.evalBefore, step == 0, history.isEmpty {
+            let v = evaluate(val)
+            history.append(.object(["step": .int(0), "val_loss": .double(round6(v)), "val_perplexity": .double(round6(exp(v)))]))
+            observe(valLoss: v)
+            log(String(format: "before training: val loss %.4f", v))
+        }
         var order = train.order(epoch: consumed / train.count, key: settings.dataKey, shuffle: settings.shuffle)
         var orderEpoch = consumed / train.count
         let rowsPerStep = settings.batchSize * settings.gradAccumulation
@@ -120,7 +128,7 @@ public final class Trainer {
                 rows.append(order[c % train.count])
             }
             let normalizer = rows.reduce(0) { $0 + train.lossTokens[$1] }
-            model.grads.zero()
+            model.zeroGrads()
             var loss = 0.0
             for micro in 0..<settings.gradAccumulation {
                 let batch = rows[(micro * settings.batchSize)..<((micro + 1) * settings.batchSize)]
@@ -128,7 +136,7 @@ public final class Trainer {
                     train.fill(ex, tokens: acts.tokens + r * train.T, targets: targets + r * train.T, mask: mask + r * train.T)
                 }
                 let pass = UInt64(step * settings.gradAccumulation + micro)
-                model.forward(acts, dropout: model.config.dropout > 0 ? Model.DropoutDraw(key: settings.dropoutKey, pass: pass) : nil)
+                model.forward(acts, dropout: model.usesDropout ? Model.DropoutDraw(key: settings.dropoutKey, pass: pass) : nil)
                 model.lmHeadForward(acts)
                 loss += Double(model.lmLoss(acts, targets: targets, mask: mask, normalizer: max(1, normalizer)))
                 model.lmHeadBackward(acts)
@@ -140,11 +148,11 @@ public final class Trainer {
             if !loss.isFinite { throw ModelError.nonFiniteLoss(step: step) }
             // The global norm is finite exactly when every gradient is: the tensor-by-tensor scan
             // runs only to name the culprit.
-            let norm = clipGradients(model.grads, maxNorm: settings.maxGradNorm, threads: model.threads)
+            let norm = clipGradients(model.trainable, maxNorm: settings.maxGradNorm, threads: model.threads)
             if !norm.isFinite {
-                throw ModelError.nonFinite(step: step, tensor: firstNonFinite(model.grads, layout: model.layout) ?? "the gradients (global norm overflowed)")
+                throw ModelError.nonFinite(step: step, tensor: firstNonFinite(model.trainable) ?? "the gradients (global norm overflowed)")
             }
-            optimizer.step(weights: model.weights, grads: model.grads, lr: lr)
+            optimizer.step(lr: lr)
             history.append(.object(["step": .int(step), "loss": .double(round6(loss)), "lr": .double(Double(lr)),
                                     "grad_norm": .double(round6(Double(norm)))]))
             var valLoss: Double?
@@ -163,7 +171,7 @@ public final class Trainer {
                 try checkpoint().write(to: scratch, step: step, keep: settings.saveTotalLimit)
             }
         }
-        if settings.patience > 0, let bestWeights { model.weights.pointer.update(from: bestWeights.pointer, count: bestWeights.count) }
+        if settings.patience > 0, let bestWeights { model.restoreTrainable(from: bestWeights) }
         let losses = history.compactMap { $0["loss"]?.doubleValue }
         let tail = losses.suffix(10)
         return TrainOutcome(history: history, steps: step, bestStep: best?.step, bestValLoss: best?.loss,
@@ -199,8 +207,8 @@ public final class Trainer {
             best = (step, v)
             badEvals = 0
             if settings.patience > 0 {
-                let copy = bestWeights ?? Buffer(model.weights.count)
-                copy.pointer.update(from: model.weights.pointer, count: model.weights.count)
+                let copy = bestWeights ?? Buffer(model.trainableCount)
+                model.copyTrainable(into: copy)
                 bestWeights = copy
             }
         } else {
@@ -218,24 +226,26 @@ public final class Trainer {
             "history": .array(history), "bad_evals": .int(badEvals), "stopped_early": .bool(stoppedEarly),
             "plateau": .object(["best": .double(plateau.best.isFinite ? plateau.best : 1e308), "bad": .int(plateau.bad),
                                 "factor": .double(plateau.factor)]),
-            "layout_count": .int(model.layout.count),
+            "trainable_count": .int(model.trainableCount),
+            "tuning": model.tuning.json,
             // What makes a checkpoint loadable as a base model on its own.
             "config": model.config.hfJSON,
         ]
         if let best { state["best"] = .object(["step": .int(best.step), "loss": .double(best.loss)]) }
-        var arrays: [(String, Buffer)] = [("weights", model.weights), ("m", optimizer.m)]
-        if optimizer.v.count > 0 { arrays.append(("v", optimizer.v)) }
-        if let bestWeights { arrays.append(("best_weights", bestWeights)) }
+        func whole(_ b: Buffer) -> [UnsafeBufferPointer<Float>] { [UnsafeBufferPointer(b.buffer)] }
+        var arrays = [("weights", model.trainable.map { UnsafeBufferPointer(start: $0.weights, count: $0.count) }), ("m", whole(optimizer.m))]
+        if optimizer.v.count > 0 { arrays.append(("v", whole(optimizer.v))) }
+        if let bestWeights { arrays.append(("best_weights", whole(bestWeights))) }
         return Checkpoint(state: .object(state), arrays: arrays)
     }
 
     func restore(_ c: Checkpoint) throws {
         let s = c.state
-        guard s["layout_count"]?.intValue == model.layout.count, let w = c.array("weights"), w.count == model.weights.count,
-              let m = c.array("m"), m.count == optimizer.m.count else {
-            throw TrainError("the checkpoint does not match this model (different config?)")
+        guard s["trainable_count"]?.intValue == model.trainableCount, s["tuning"] == model.tuning.json,
+              let w = c.array("weights"), w.count == model.trainableCount, let m = c.array("m"), m.count == optimizer.m.count else {
+            throw TrainError("the checkpoint does not match this model (different config or tuning method?)")
         }
-        model.weights.pointer.update(from: w.pointer, count: w.count)
+        model.restoreTrainable(from: w)
         optimizer.m.pointer.update(from: m.pointer, count: m.count)
         if optimizer.v.count > 0 {
             guard let v = c.array("v"), v.count == optimizer.v.count else { throw TrainError("the checkpoint has no second moments") }

@@ -23,7 +23,7 @@ func trainBench(config name: String, threads: Int, steps: Int, warmup: Int) {
     let acts = Activations(config: c, B: s.B, T: s.T)
     var opt = Optimizer.Settings()
     opt.beta2 = 0.95; opt.weightDecay = 0.1
-    let optimizer = Optimizer(opt, layout: layout)
+    let optimizer = Optimizer(opt, parameters: model.trainable)
     optimizer.threads = threads
     var rng = CounterRNG(key: 2)
     let M = s.B * s.T
@@ -35,7 +35,7 @@ func trainBench(config name: String, threads: Int, steps: Int, warmup: Int) {
     var firstLoss: Float = 0, lastLoss: Float = 0
     for step in 0..<(warmup + steps) {
         let t0 = Date()
-        model.grads.zero()
+        model.zeroGrads()
         model.forward(acts)
         let t1 = Date()
         model.lmHeadForward(acts)
@@ -44,8 +44,8 @@ func trainBench(config name: String, threads: Int, steps: Int, warmup: Int) {
         let t2 = Date()
         model.backward(acts)
         let t3 = Date()
-        clipGradients(model.grads, maxNorm: nil, threads: threads)
-        optimizer.step(weights: model.weights, grads: model.grads, lr: 3e-4)
+        clipGradients(model.trainable, maxNorm: nil, threads: threads)
+        optimizer.step(lr: 3e-4)
         let t4 = Date()
         if step == 0 { firstLoss = loss }
         lastLoss = loss

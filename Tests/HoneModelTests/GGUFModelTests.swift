@@ -43,6 +43,25 @@ import Testing
         #expect(same, "the un-permuted weights differ from the originals")
     }
 
+    /// QLoRA from the reference model keeps the file's own Q4_1 blocks (q/k rows moved whole):
+    /// dequantized, they are exactly the weights the fp32 loader reads.
+    @Test func smolLM2sQ4BlocksAreKeptAsTheFileHasThem() throws {
+        guard FileManager.default.fileExists(atPath: Self.smol.path) else {
+            print("skipped: \(Self.smol.path) is missing (make model fetches it)")
+            return
+        }
+        let q = try GGUFModel.loadQuantized(Self.smol, format: .q4_1)
+        let quantized = Model(config: q.config, weights: q.weights, threads: 2, tuning: { var t = Tuning(); t.base = .none; return t }(), quantized: q.quantized)
+        let fp32 = try GGUFModel.load(Self.smol)
+        let merged = quantized.mergedWeights()
+        #expect(merged.count == fp32.weights.count)
+        let same = (0..<merged.count).allSatisfy { merged[$0] == fp32.weights[$0] }
+        #expect(same, "the kept blocks dequantize to other weights than the file's")
+        // 30 layers of projections in 20-byte blocks of 32: 5/32 of their fp32 size.
+        let projections = 30 * (576 * 576 * 2 + 576 * 192 * 2 + 576 * 1536 * 3)
+        #expect(q.quantized.bytes == projections / 32 * 20)
+    }
+
     /// llama.cpp's converter: GGUF row h·D + 2i + j = HF row h·D + j·D/2 + i.
     func permute(_ w: [Float], heads: Int, D: Int, columns: Int) -> [Float] {
         var out = w

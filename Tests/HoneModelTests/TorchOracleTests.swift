@@ -65,11 +65,11 @@ import Testing
 
         var s = Optimizer.Settings()
         s.kind = .adamw; s.beta1 = 0.9; s.beta2 = 0.95; s.eps = 1e-8; s.weightDecay = 0.1
-        let opt = Optimizer(s, layout: layout)
+        let opt = Optimizer(s, parameters: model.trainable)
         for _ in 0..<10 {
             _ = gradients()
-            clipGradients(model.grads, maxNorm: 1)
-            opt.step(weights: model.weights, grads: model.grads, lr: 1e-2)
+            clipGradients(model.trainable, maxNorm: 1)
+            opt.step(lr: 1e-2)
         }
         for t in layout.tensors {
             let ref = try #require(f["after/" + t.name]).values

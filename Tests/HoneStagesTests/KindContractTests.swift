@@ -207,6 +207,57 @@ func runPipeline(_ yaml: String, files: [String: String], copies: [String: URL] 
     }
 }
 
+/// Golden tests of the PEFT methods: LoRA, QLoRA and freezing on a tiny pretrained model,
+/// pinned digests, and the adapter in PEFT's layout.
+@Suite struct GoldenTuningTests {
+    @Test func loraQLoRAAndFreezeGiveThePinnedBytes() throws {
+        let records = (0..<24).map { i in "{\"instruction\": \"What is \(i) + \(i % 5)?\", \"output\": \"\(i + i % 5)\"}" }.joined(separator: "\n") + "\n"
+        let yaml = """
+        seed: 7
+        stages:
+          tokenize: {kind: tokenize, inputs: {train: train.jsonl, val: val.jsonl}, params: {vocab_size: 280}}
+          pretrain:
+            kind: pretrain
+            inputs: {data: tokenize.data, tokenizer: tokenize.tokenizer}
+            params: {hidden_size: 32, layers: 2, heads: 2, seq_len: 32, batch_size: 2, steps: 3}
+          lora:
+            kind: sft
+            inputs: {data: tokenize.data, base: pretrain.model}
+            params: {method: lora, lora_rank: 4, lora_dropout: 0.1, seq_len: 32, batch_size: 2, steps: 3, lr: 0.01}
+          qlora:
+            kind: sft
+            inputs: {data: tokenize.data, base: pretrain.model}
+            params: {method: qlora, quant: q4_1, lora_targets: [q_proj, v_proj], seq_len: 32, batch_size: 2, steps: 3, lr: 0.01}
+          freeze:
+            kind: sft
+            inputs: {data: tokenize.data, base: pretrain.model}
+            params: {method: freeze, train_layers: 1, train_tensors: [model.norm.weight], seq_len: 32, batch_size: 2, steps: 3}
+        """
+        let files = ["train.jsonl": records, "val.jsonl": String(records.split(separator: "\n").prefix(4).joined(separator: "\n")) + "\n"]
+        let lock = try runPipeline(yaml, files: files)
+        let lora = try #require(lock.stages["lora"]), qlora = try #require(lock.stages["qlora"]), freeze = try #require(lock.stages["freeze"])
+        // r·(in + out) per adapted projection, 2 layers: q, k, v, o are 32 → 32 (2 heads of 16,
+        // no GQA), gate, up and down 32 ↔ 256; qlora takes the default rank 8 on q and v.
+        #expect(lora.metrics["trainable_parameters"] == Double(2 * 4 * (4 * 64 + 3 * 288)))
+        #expect(qlora.metrics["trainable_parameters"] == Double(2 * 8 * (2 * 64)))
+        #expect(lora.outputs["adapter"].map { $0.size > 0 } == true && freeze.outputs["adapter"]?.size == 0)
+        for stage in [lora, qlora, freeze] { #expect(stage.metrics["parameters"] == lock.stages["pretrain"]?.metrics["parameters"]) }
+        let again = try runPipeline(yaml, files: files)
+        for name in ["lora", "qlora", "freeze"] {
+            #expect(again.stages[name]?.outputs["model"]?.digest == lock.stages[name]?.outputs["model"]?.digest, "\(name) is not deterministic")
+        }
+        guard BLASInfo.coreName == GoldenTrainingKindTests.pinnedCore else {
+            print("golden tuning digests are pinned for OpenBLAS core \(GoldenTrainingKindTests.pinnedCore); this is \(BLASInfo.coreName): checked determinism only")
+            return
+        }
+        #expect(lora.outputs["model"]?.digest.hex == "ba7a758ae47dcfc7c93063eed9dee36376dcdbfb1ff6bf1a915ea1368fc165ac", "lora model")
+        #expect(lora.outputs["adapter"]?.digest.hex == "6a920936a28e08dfdb592a4226b10d3e2a26bd888c3f75cbc910deaf4cdf382e", "lora adapter")
+        #expect(qlora.outputs["model"]?.digest.hex == "3715b63747ad57db8e25674466650d287d7c4cc6165c79d270231c787e540584", "qlora model")
+        #expect(qlora.outputs["adapter"]?.digest.hex == "f341c07d84bec453129286761c69ad847a121ffe68f3edd069884ce4e5ea745a", "qlora adapter")
+        #expect(freeze.outputs["model"]?.digest.hex == "707b9a719c63ee72546f5280b3708422e39dd9aa238188254d30ac1d0f1a1ff1", "freeze model")
+    }
+}
+
 /// Fine-tuning the real reference model (from `make model`): tokenize with the GGUF's own
 /// tokenizer, then a few SFT steps from the GGUF as base. Skips, saying so, without the model.
 @Suite struct RealBaseModelTests {
@@ -231,5 +282,29 @@ func runPipeline(_ yaml: String, files: [String: String], copies: [String: URL] 
         #expect(sft.metrics["parameters"] == 134_515_008)
         let first = try #require(sft.metrics["val_loss_first"]), last = try #require(sft.metrics["val_loss"])
         #expect(last <= first, "val loss \(first) -> \(last)")
+    }
+
+    /// QLoRA on the real model: the file's Q4_1 blocks stay the frozen base, rank-8 adapters on
+    /// all seven projections train (PEFT counts 2,442,240 for SmolLM2), and the val loss falls.
+    @Test func qloraSFTFromSmolLM2LowersTheValLoss() throws {
+        guard FileManager.default.fileExists(atPath: Self.smol.path) else {
+            print("skipped: \(Self.smol.path) is missing (make model fetches it)")
+            return
+        }
+        let records = (0..<24).map { i in "{\"instruction\": \"Reverse the word '\(["cat", "tree", "lamp", "stone"][i % 4])\(i)'.\", \"output\": \"\(String((["cat", "tree", "lamp", "stone"][i % 4] + String(i)).reversed()))\"}" }
+        let lock = try runPipeline("""
+        stages:
+          tokenize: {kind: tokenize, inputs: {train: train.jsonl, val: val.jsonl, tokenizer: smol.gguf}}
+          sft:
+            kind: sft
+            inputs: {data: tokenize.data, base: smol.gguf}
+            params: {method: qlora, seq_len: 48, batch_size: 4, steps: 4, eval_before: true, lr: 1.0e-3, save_steps: 0, shuffle: false}
+        """, files: ["train.jsonl": records.joined(separator: "\n") + "\n", "val.jsonl": records.prefix(8).joined(separator: "\n") + "\n"],
+             copies: ["smol.gguf": Self.smol])
+        let sft = try #require(lock.stages["sft"])
+        #expect(sft.metrics["parameters"] == 134_515_008 && sft.metrics["trainable_parameters"] == 2_442_240)
+        let first = try #require(sft.metrics["val_loss_first"]), last = try #require(sft.metrics["val_loss"])
+        #expect(last < first, "val loss \(first) -> \(last)")
+        #expect((sft.outputs["adapter"]?.size ?? 0) > 2_442_240 * 4)
     }
 }

@@ -18,14 +18,14 @@ import Testing
         let l = layout()
         var s = Optimizer.Settings()
         s.kind = .sgd; s.momentum = 0.5; s.weightDecay = 0.1
-        let o = Optimizer(s, layout: l)
         let w = Buffer(l.count), g = Buffer(l.count)
+        let o = Optimizer(s, parameters: l.views(weights: w, grads: g))
         let matrix = l.tensors[0].offset, gain = l.tensors[1].offset  // embedding [1, 2]; input norm [2]
         w[matrix] = 1; g[matrix] = 0.5; w[gain] = 1; g[gain] = 0.5
-        o.step(weights: w, grads: g, lr: 0.1)
+        o.step(lr: 0.1)
         // matrix: g' = 0.5 + 0.1·1 = 0.6, buf = 0.6, w = 1 − 0.06; gain: no decay, w = 1 − 0.05
         #expect(abs(w[matrix] - 0.94) < 1e-7 && abs(w[gain] - 0.95) < 1e-7)
-        o.step(weights: w, grads: g, lr: 0.1)
+        o.step(lr: 0.1)
         // matrix: g' = 0.5 + 0.094 = 0.594, buf = 0.5·0.6 + 0.594 = 0.894, w = 0.94 − 0.0894
         #expect(abs(w[matrix] - 0.8506) < 1e-6)
     }
@@ -35,10 +35,10 @@ import Testing
         for kind in [Optimizer.Kind.adamw, .adam] {
             var s = Optimizer.Settings()
             s.kind = kind; s.weightDecay = 0.5; s.eps = 0
-            let o = Optimizer(s, layout: l)
             let w = Buffer(l.count), g = Buffer(l.count)
+            let o = Optimizer(s, parameters: l.views(weights: w, grads: g))
             w[0] = 2; g[0] = 0.25
-            o.step(weights: w, grads: g, lr: 0.1)
+            o.step(lr: 0.1)
             // First Adam step moves by lr·sign(g'), bias-corrected. AdamW: 2·(1 − 0.05) − 0.1;
             // Adam: g' = 0.25 + 1 > 0, so 2 − 0.1.
             #expect(abs(w[0] - (kind == .adamw ? 1.8 : 1.9)) < 1e-6, "\(kind)")
@@ -46,12 +46,14 @@ import Testing
     }
 
     @Test func clippingScalesToTheMaximumNorm() {
-        let g = Buffer(2)
+        // Two tensors, so the norm spans both.
+        let w = Buffer(2), g = Buffer(2)
+        let views = ParameterLayout([(name: "a", shape: [1]), (name: "b", shape: [1, 1])]).views(weights: w, grads: g)
         g[0] = 3; g[1] = 4
-        #expect(clipGradients(g, maxNorm: 1) == 5)
+        #expect(clipGradients(views, maxNorm: 1) == 5)
         #expect(abs(g[0] - 0.6) < 1e-6 && abs(g[1] - 0.8) < 1e-6)
         g[0] = 0.3; g[1] = 0.4
-        clipGradients(g, maxNorm: 1)
+        clipGradients(views, maxNorm: 1)
         #expect(g[0] == 0.3 && g[1] == 0.4)
     }
 }

@@ -119,4 +119,15 @@ import Testing
             _ = try Trainer(model: Self.model(), settings: s, train: Self.examples, val: val).run(scratch: nil, report: { _ in }, log: { _ in })
         }
     }
+
+    @Test func evalBeforeRecordsTheStartingModelAsStepZero() throws {
+        var s = settings(); s.evalBefore = true; s.evalEvery = 3
+        let fresh = Trainer(model: Self.model(), settings: s, train: Self.examples, val: Self.examples)
+        let start = fresh.evaluate(Self.examples)
+        let outcome = try Trainer(model: Self.model(), settings: s, train: Self.examples, val: Self.examples)
+            .run(scratch: nil, report: { _ in }, log: { _ in })
+        let evals = outcome.history.filter { $0["val_loss"] != nil }
+        #expect(evals.map { $0["step"]?.intValue } == [0, 3, 6])
+        #expect(abs((evals.first?["val_loss"]?.doubleValue ?? 0) - start) < 1e-6)
+    }
 }

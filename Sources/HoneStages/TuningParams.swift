@@ -1,0 +1,108 @@
+import HoneBase
+import HoneFormats
+import HoneModel
+import HonePipeline
+
+/// How a training stage tunes its model — `method` and the params each method reads — and
+/// their reading into the model's `Tuning`.
+///
+/// - full: every tensor trains.
+/// - lora: low-rank adapters on the `lora_targets` projections; the base is frozen.
+/// - qlora: lora over a base whose projections stay in `quant` blocks (frozen).
+/// - freeze: only the last `train_layers` layers, and the tensors `train_norms` and
+///   `train_tensors` name, train. (Llama checkpoints have no bias tensors to select.)
+enum TuningParams {
+    enum Method: String, CaseIterable { case full, lora, qlora, freeze }
+
+    static let specs: [ParamSpec] = [
+        ParamSpec("method", .string(choices: Method.allCases.map(\.rawValue)), default: .string("full"),
+                  help: "full (every tensor trains), lora, qlora (LoRA over a quantized frozen base) or freeze (chosen tensors train)"),
+        ParamSpec("lora_rank", .int(min: 1, max: 4096), default: .int(8), help: "lora/qlora: the adapters' rank r"),
+        ParamSpec("lora_alpha", .number(min: 0), default: .double(16), help: "lora/qlora: the update is scaled by alpha/r"),
+        ParamSpec("lora_dropout", .number(min: 0, max: 0.95), default: .double(0), help: "lora/qlora: dropout on the adapters' input while training"),
+        ParamSpec("lora_targets", .list(.string(choices: Projection.allCases.map(\.rawValue))),
+                  default: .array(Projection.allCases.map { .string($0.rawValue) }), help: "lora/qlora: the projections that get adapters"),
+        ParamSpec("quant", .string(choices: BlockMatrix.Format.allCases.map(\.rawValue)), default: .string("q4_1"),
+                  help: "qlora: the block format of the frozen projections (a GGUF base already in it is kept as it is)"),
+        ParamSpec("train_layers", .int(min: 0), default: .int(2), help: "freeze: the last N layers train"),
+        ParamSpec("train_norms", .bool, default: .bool(false), help: "freeze: every RMSNorm gain trains too"),
+        ParamSpec("train_tensors", .list(.string()), default: .array([]),
+                  help: "freeze: more tensors that train, by Hugging Face name; * matches any text (model.layers.*.mlp.down_proj.weight)"),
+    ]
+
+    static func method(_ p: Params) -> Method { Method(rawValue: p.string("method") ?? "full") ?? .full }
+
+    static func check(_ p: Params) -> [ParamIssue] {
+        var issues: [ParamIssue] = []
+        let targets = p["lora_targets"]?.arrayValue ?? []
+        if [.lora, .qlora].contains(method(p)) && targets.isEmpty {
+            issues.append(ParamIssue(param: "lora_targets", message: "LoRA needs at least one projection to adapt"))
+        }
+        if Set(targets).count != targets.count {
+            issues.append(ParamIssue(param: "lora_targets", message: "a projection is listed twice"))
+        }
+        if method(p) == .freeze, p.int("train_layers") == 0, p.bool("train_norms") != true, (p["train_tensors"]?.arrayValue ?? []).isEmpty {
+            issues.append(ParamIssue(param: "train_layers", message: "with train_layers 0, no train_norms and no train_tensors nothing would train"))
+        }
+        return issues
+    }
+
+    /// The block format QLoRA keeps the base in, or nil for the other methods.
+    static func quantFormat(_ p: Params) -> BlockMatrix.Format? {
+        method(p) == .qlora ? BlockMatrix.Format(rawValue: p.string("quant") ?? "q4_1") ?? .q4_1 : nil
+    }
+
+    /// What trains, for a model with `config`. Throws when a `train_tensors` pattern names nothing.
+    static func tuning(_ p: Params, config: ModelConfig, loraKey: UInt64) throws -> Tuning {
+        var t = Tuning()
+        t.loraKey = loraKey
+        switch method(p) {
+        case .full: break
+        case .lora, .qlora:
+            var l = LoRAConfig()
+            l.rank = p.int("lora_rank") ?? 8
+            l.alpha = Float(p.double("lora_alpha") ?? 16)
+            l.dropout = Float(p.double("lora_dropout") ?? 0)
+            let names = Set((p["lora_targets"]?.arrayValue ?? []).compactMap(\.stringValue))
+            l.targets = Projection.allCases.filter { names.contains($0.rawValue) }
+            t.base = .none
+            t.lora = l
+        case .freeze:
+            t.base = .only(try frozenSelection(p, config: config))
+        }
+        return t
+    }
+
+    /// The tensors `freeze` trains.
+    static func frozenSelection(_ p: Params, config: ModelConfig) throws -> Set<String> {
+        let names = ParameterLayout(config).tensors.map(\.name)
+        var chosen = Set<String>()
+        let last = min(p.int("train_layers") ?? 2, config.layers)
+        for l in (config.layers - last)..<config.layers {
+            chosen.formUnion(names.filter { $0.hasPrefix("model.layers.\(l).") })
+        }
+        if p.bool("train_norms") == true { chosen.formUnion(names.filter { $0.hasSuffix("norm.weight") }) }
+        for pattern in (p["train_tensors"]?.arrayValue ?? []).compactMap(\.stringValue) {
+            let hits = names.filter { globMatches(pattern, $0) }
+            guard !hits.isEmpty else {
+                throw StageFailure("train_tensors: '\(pattern)' names no tensor of this model (its tensors are named like \(names.prefix(3).joined(separator: ", ")), …, model.norm.weight)")
+            }
+            chosen.formUnion(hits)
+        }
+        return chosen
+    }
+
+    /// `*` matches any run of characters (dots included); everything else matches itself.
+    static func globMatches(_ pattern: String, _ text: String) -> Bool {
+        let parts = pattern.split(separator: "*", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count > 1 else { return pattern == text }
+        guard text.hasPrefix(parts[0]), let lastPart = parts.last, text.dropFirst(parts[0].count).hasSuffix(lastPart),
+              parts[0].count + lastPart.count <= text.count else { return false }
+        var rest = Substring(text.dropFirst(parts[0].count).dropLast(lastPart.count))
+        for middle in parts.dropFirst().dropLast() where !middle.isEmpty {
+            guard let r = rest.range(of: middle) else { return false }
+            rest = rest[r.upperBound...]
+        }
+        return true
+    }
+}
