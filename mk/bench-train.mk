@@ -10,5 +10,5 @@ bench-train: build
 deps-torch: $(BENCH_VENV)/.torch
 $(BENCH_VENV)/.torch:
 	@[ -x $(BENCH_VENV)/bin/python ] || python3 -m venv $(BENCH_VENV)
-	$(BENCH_VENV)/bin/pip install -q torch transformers safetensors numpy tokenizers
+	$(BENCH_VENV)/bin/pip install -q torch transformers peft gguf safetensors numpy tokenizers
 	touch $@

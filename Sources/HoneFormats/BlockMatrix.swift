@@ -47,7 +47,7 @@ public struct BlockMatrix: Sendable, Equatable {
                     for j in 0..<blockSize { amax = max(amax, abs(v[j])) }
                     let d = amax / 127, id: Float = d != 0 ? 1 / d : 0
                     store(0, d)
-                    for j in 0..<blockSize { p.storeBytes(of: Int8(code(v[j] * id, -128, 127)), toByteOffset: 2 + j, as: Int8.self) }
+                    for j in 0..<blockSize { p.storeBytes(of: Int8(code((v[j] * id).rounded(), -128, 127)), toByteOffset: 2 + j, as: Int8.self) }
                 case .q4_0:
                     // The value of largest magnitude, sign kept, maps to −8.
                     var amax: Float = 0, mx: Float = 0
@@ -55,7 +55,7 @@ public struct BlockMatrix: Sendable, Equatable {
                     let d = mx / -8, id: Float = d != 0 ? 1 / d : 0
                     store(0, d)
                     for j in 0..<16 {
-                        let lo = code(v[j] * id + 8, 0, 15), hi = code(v[j + 16] * id + 8, 0, 15)
+                        let lo = code((v[j] * id + 8.5).rounded(.towardZero), 0, 15), hi = code((v[j + 16] * id + 8.5).rounded(.towardZero), 0, 15)
                         p.storeBytes(of: UInt8(lo) | UInt8(hi) << 4, toByteOffset: 2 + j, as: UInt8.self)
                     }
                 case .q4_1:
@@ -64,7 +64,7 @@ public struct BlockMatrix: Sendable, Equatable {
                     let d = (hi - lo) / 15, id: Float = d != 0 ? 1 / d : 0
                     store(0, d); store(2, lo)
                     for j in 0..<16 {
-                        let a = code((v[j] - lo) * id, 0, 15), b = code((v[j + 16] - lo) * id, 0, 15)
+                        let a = code(((v[j] - lo) * id + 0.5).rounded(.towardZero), 0, 15), b = code(((v[j + 16] - lo) * id + 0.5).rounded(.towardZero), 0, 15)
                         p.storeBytes(of: UInt8(a) | UInt8(b) << 4, toByteOffset: 4 + j, as: UInt8.self)
                     }
                 }
@@ -73,11 +73,12 @@ public struct BlockMatrix: Sendable, Equatable {
         return BlockMatrix(format: format, rows: rows, columns: columns, bytes: out)
     }
 
-    /// x rounded half away from zero (ggml's roundf and its +0.5 truncations agree on these
-    /// non-negative or symmetric ranges), clamped; NaN gives 0 instead of a trap.
+    /// An already rounded code, clamped (ggml: roundf for Q8_0, a float add of 0.5 or 8.5 then
+    /// truncation for Q4_1 and Q4_0 — the add rounds first, so the two differ just below a half);
+    /// NaN gives 0 instead of a trap.
     static func code(_ x: Float, _ lo: Int, _ hi: Int) -> Int {
         guard x.isFinite else { return x.isNaN ? 0 : (x > 0 ? hi : lo) }
-        return max(lo, min(hi, Int(x.rounded())))
+        return max(lo, min(hi, Int(x)))
     }
 
     /// Writes rows `range` in fp32 to `out` (row-major, `columns` wide).

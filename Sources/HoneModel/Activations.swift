@@ -31,6 +31,9 @@ public final class Activations {
     let attnScratch: Buffer
     /// LoRA's per-pass buffers, for a model with adapters.
     let lora: LoRAActivations?
+    /// Bottleneck adapters' per-layer buffers and backward scratch (empty without adapters).
+    let adapters: [AdapterActivations]
+    let dadapter: Buffer, dbranchAdapted: Buffer
     /// The dropout draw of the last forward: its backward draws LoRA's masks again from it.
     var dropout: Model.DropoutDraw?
 
@@ -56,6 +59,9 @@ public final class Activations {
         dgate = Buffer(M * c.ffn); dup = Buffer(M * c.ffn); dh = Buffer(M * c.ffn)
         attnScratch = Buffer(Attention.Shape(B: B, T: T, H: c.heads, Hkv: c.kv, D: c.headDim).scratchCount)
         self.lora = lora.map { LoRAActivations($0, M: M) }
+        let m = c.adapterSize
+        adapters = m > 0 ? (0..<c.layers).map { _ in AdapterActivations(M: M, d: d, m: m) } : []
+        dadapter = Buffer(m > 0 ? M * m : 0); dbranchAdapted = Buffer(m > 0 ? M * d : 0)
     }
 
     deinit { tokens.deallocate() }
@@ -65,6 +71,7 @@ public final class Activations {
         var n = resid.reduce(0) { $0 + $1.count } + layers.reduce(0) { $0 + $1.floats }
         for b in [final, finalRstd, dfinal, logits, rowLosses, scores, dscores, dres, dxn, dbranch,
                   dq, dk, dv, datt, dgate, dup, dh, attnScratch] { n += b.count }
+        n += adapters.reduce(0) { $0 + $1.floats } + dadapter.count + dbranchAdapted.count
         return (n + (lora?.floats ?? 0)) * 4 + M * 4
     }
 }

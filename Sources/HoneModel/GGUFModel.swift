@@ -73,7 +73,7 @@ public enum GGUFModel {
         let weights = Buffer(layout.count)
         for t in layout.tensors { try read(t, from: g, config: c, into: weights.pointer + t.offset) }
         let quantized = try QuantizedProjections(config: c, format: format) { _, p, t in
-            let name = ggufName(t.name)
+            let name = try checkedName(t, in: g)
             if let blocks = try g.blocks(name), blocks.format == format, blocks.rows == t.shape[0], blocks.columns == t.shape[1] {
                 switch p {
                 case .q: return blocks.reorderingRows(unpermuteOrder(heads: c.heads, headDim: c.headDim))
@@ -88,8 +88,8 @@ public enum GGUFModel {
         return (c, weights, quantized, g)
     }
 
-    /// One tensor in fp32, under its Hugging Face name, q/k rows un-permuted.
-    static func read(_ t: ParameterLayout.Tensor, from g: GGUF, config c: ModelConfig, into out: UnsafeMutablePointer<Float>) throws {
+    /// The GGUF name of a tensor the file must hold, with the shape the config implies.
+    static func checkedName(_ t: ParameterLayout.Tensor, in g: GGUF) throws -> String {
         let name = ggufName(t.name)
         guard let info = g.tensors[name] else {
             throw ModelError.weights("\(g.path): no tensor '\(name)' (Hugging Face '\(t.name)'), which the llama.* keys imply")
@@ -97,6 +97,12 @@ public enum GGUFModel {
         guard Array(info.dims.reversed()) == t.shape else {
             throw ModelError.weights("\(g.path): '\(name)' has GGUF dims \(info.dims), expected \(Array(t.shape.reversed()))")
         }
+        return name
+    }
+
+    /// One tensor in fp32, under its Hugging Face name, q/k rows un-permuted.
+    static func read(_ t: ParameterLayout.Tensor, from g: GGUF, config c: ModelConfig, into out: UnsafeMutablePointer<Float>) throws {
+        let name = try checkedName(t, in: g)
         var values = try g.floats(name)
         if t.name.hasSuffix("q_proj.weight") { values = unpermute(values, heads: c.heads, headDim: c.headDim, columns: c.hiddenSize) }
         if t.name.hasSuffix("k_proj.weight") { values = unpermute(values, heads: c.kv, headDim: c.headDim, columns: c.hiddenSize) }

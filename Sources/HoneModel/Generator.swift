@@ -19,6 +19,8 @@ public final class Generator {
     public let logits: Buffer
     /// LoRA's branch buffers, for a model with adapters.
     let lora: LoRAActivations?
+    /// A bottleneck adapter's buffers (nil without adapters).
+    let adapter: AdapterActivations?
 
     public init(model: Model, chunk: Int = 64) {
         self.model = model
@@ -35,6 +37,7 @@ public final class Generator {
         scores = Buffer(c.maxPositions)
         logits = Buffer(chunk * c.vocabSize)
         lora = model.lora.map { LoRAActivations($0, M: chunk) }
+        adapter = c.adapterSize > 0 ? AdapterActivations(M: chunk, d: d, m: c.adapterSize) : nil
     }
 
     /// out = inp · Wᵀ for projection p of layer l, plus its LoRA branch (no dropout).
@@ -116,6 +119,9 @@ public final class Generator {
             project(l, .up, out: up, inp: xn, rows: n)
             SwiGLU.forward(out: h.pointer, sigmoid: sig.pointer, gate: gate.pointer, up: up.pointer, count: n * c.ffn, threads: threads)
             project(l, .down, out: o, inp: h, rows: n)
+            if let offsets = off.adapter, let adapter {
+                BottleneckAdapter.forward(o.pointer, offsets, weights: w, adapter, M: n, d: d, m: c.adapterSize, threads: threads)
+            }
             for i in 0..<(n * d) { x[i] += o[i] }
         }
         length += n

@@ -63,6 +63,7 @@ public final class Model {
 
     struct LayerOffsets {
         let attnNorm, mlpNorm: Int
+        let adapter: BottleneckAdapter.Offsets?
         /// By `Projection.index`; empty when the projections are quantized.
         let proj: [Int]
     }
@@ -78,10 +79,19 @@ public final class Model {
         self.weights = weights
         self.threads = threads
         self.quantized = quantized
+        if let quantized {
+            let fits = quantized.matrices.count == config.layers && quantized.matrices.allSatisfy { row in
+                row.count == Projection.allCases.count && Projection.allCases.allSatisfy { p in
+                    row[p.index].rows == p.shape(config).out && row[p.index].columns == p.shape(config).in
+                }
+            }
+            precondition(fits, "quantized projections do not match the config's shapes")
+        }
         rope = RoPE.tables(T: config.maxPositions, D: config.headDim, theta: config.ropeTheta)
         offsets = (0..<config.layers).map { l in
             let p = "model.layers.\(l)."
             return LayerOffsets(attnNorm: layout.offset(p + "input_layernorm.weight"), mlpNorm: layout.offset(p + "post_attention_layernorm.weight"),
+                                adapter: BottleneckAdapter.offsets(layout, layer: l),
                                 proj: quantized == nil ? Projection.allCases.map { layout.offset($0.weightName(layer: l)) } : [])
         }
         let training: [ParameterLayout.Tensor]
@@ -207,6 +217,9 @@ public final class Model {
             project(l, .up, out: x.up.pointer, inp: x.xn2.pointer, a)
             SwiGLU.forward(out: x.h.pointer, sigmoid: x.sig.pointer, gate: x.gate.pointer, up: x.up.pointer, count: M * c.ffn, threads: threads)
             project(l, .down, out: out, inp: x.h.pointer, a)
+            if let adapter = o.adapter {
+                BottleneckAdapter.forward(out, adapter, weights: w, a.adapters[l], M: M, d: d, m: c.adapterSize, threads: threads)
+            }
             if let residualDropout { drop(a.resid[l + 1], mask: x.mask2, residualDropout, site: 2 * l + 1) }
             add(out, x.mid.pointer, M * d)
         }
@@ -300,6 +313,11 @@ public final class Model {
             if c.dropout > 0 {
                 Dropout.backward(out: a.dbranch.pointer, dout: a.dres.pointer, mask: x.mask2.pointer, count: M * d)
                 branch = UnsafePointer(a.dbranch.pointer)
+            }
+            if let adapter = o.adapter {
+                BottleneckAdapter.backward(dy: a.dbranchAdapted.pointer, dout: branch, adapter, weights: w, grad: grad, a.adapters[l],
+                                           scratch: a.dadapter, M: M, d: d, m: c.adapterSize, threads: threads)
+                branch = UnsafePointer(a.dbranchAdapted.pointer)
             }
             projectBackward(l, .down, dinp: a.dh.pointer, dout: branch, inp: x.h.pointer, accumulateInput: false, a)
             SwiGLU.backward(dgate: a.dgate.pointer, dup: a.dup.pointer, dout: a.dh.pointer, gate: x.gate.pointer, up: x.up.pointer,

@@ -20,12 +20,17 @@ public struct ModelConfig: Equatable, Sendable {
     public var scalarHead: Bool = false
     /// Dropout on each residual branch (after the attention output and the MLP down projection).
     public var dropout: Float = 0
+    /// Width m of a bottleneck adapter after each layer's MLP (0: none; see BottleneckAdapter).
+    public var adapterSize: Int = 0
     /// Standard deviation of the normal initialisation of every matrix.
     public var initStd: Float = 0.02
     public var bosTokenId: Int? = nil
     public var eosTokenId: Int? = nil
 
     public init(vocabSize: Int) { self.vocabSize = vocabSize }
+
+    /// The model_type of a Llama with bottleneck adapters, which only Hone computes.
+    public static let adapterModelType = "hone_llama"
 
     public var ffn: Int { intermediateSize > 0 ? intermediateSize : 256 * ((8 * hiddenSize / 3 + 255) / 256) }
     public var kv: Int { kvHeads > 0 ? kvHeads : heads }
@@ -40,6 +45,7 @@ public struct ModelConfig: Equatable, Sendable {
         if layers < 1 { return "layers must be at least 1" }
         if maxPositions < 1 { return "max_positions must be at least 1" }
         if !(0..<1).contains(dropout) { return "dropout must be in [0, 1)" }
+        if adapterSize < 0 { return "the adapter size must not be negative" }
         return nil
     }
 
@@ -68,6 +74,13 @@ public struct ModelConfig: Equatable, Sendable {
             "hone_scalar_head": .bool(scalarHead),
             "hone_dropout": .double(Double(dropout)),
         ]
+        if adapterSize > 0 {
+            // Not a plain Llama any more: transformers would drop the adapters with a warning and
+            // compute another model, so the file says what it is and transformers refuses it.
+            o["architectures"] = .array([.string("HoneLlamaForCausalLM")])
+            o["model_type"] = .string(Self.adapterModelType)
+            o["hone_adapter_size"] = .int(adapterSize)
+        }
         if let bosTokenId { o["bos_token_id"] = .int(bosTokenId) }
         if let eosTokenId { o["eos_token_id"] = .int(eosTokenId) }
         return .object(o)
@@ -79,7 +92,7 @@ public struct ModelConfig: Equatable, Sendable {
             guard let v = json[k]?.intValue else { throw ModelError.config("config.json: '\(k)' must be an integer") }
             return v
         }
-        if let type = json["model_type"]?.stringValue, type != "llama" {
+        if let type = json["model_type"]?.stringValue, type != "llama", type != Self.adapterModelType {
             throw ModelError.config("config.json: model_type '\(type)' is not supported (expected 'llama')")
         }
         self.init(vocabSize: try int("vocab_size"))
@@ -97,6 +110,7 @@ public struct ModelConfig: Equatable, Sendable {
         tiedEmbeddings = json["tie_word_embeddings"]?.boolValue ?? false
         scalarHead = json["hone_scalar_head"]?.boolValue ?? false
         dropout = Float(json["hone_dropout"]?.doubleValue ?? 0)
+        adapterSize = json["hone_adapter_size"]?.intValue ?? 0
         initStd = Float(json["initializer_range"]?.doubleValue ?? 0.02)
         bosTokenId = json["bos_token_id"]?.intValue
         eosTokenId = json["eos_token_id"]?.intValue ?? json["eos_token_id"]?.arrayValue?.first?.intValue

@@ -29,6 +29,9 @@ public struct ParameterLayout: Sendable {
             if projections { for proj in Projection.allCases[0..<4] { add(proj.weightName(layer: l), proj.shape(config)) } }
             add(p + "post_attention_layernorm.weight", [d])
             if projections { for proj in Projection.allCases[4...] { add(proj.weightName(layer: l), proj.shape(config)) } }
+            if config.adapterSize > 0 {
+                for (name, shape) in BottleneckAdapter.tensors(layer: l, d: d, m: config.adapterSize) { add(name, shape) }
+            }
         }
         add("model.norm.weight", [d])
         if !config.tiedEmbeddings { add("lm_head.weight", [config.vocabSize, d]) }
@@ -74,13 +77,15 @@ public struct TrainableTensor: @unchecked Sendable {
     }
 }
 
-/// Initial weights: matrices N(0, initStd²) from the stream `key`, norm gains 1. Each tensor
-/// draws from its own position range, so adding a tensor never changes the others' values.
+/// Initial weights: matrices N(0, initStd²) from the stream `key`, norm gains 1, an adapter's up
+/// projection and biases 0. Each tensor draws from its own position range.
 public func initialWeights(_ layout: ParameterLayout, config: ModelConfig, key: UInt64) -> Buffer {
     let w = Buffer(layout.count)
     for t in layout.tensors {
         let view = w.pointer + t.offset
-        if t.shape.count == 1 {
+        if BottleneckAdapter.startsAtZero(t.name) {
+            view.update(repeating: 0, count: t.count)
+        } else if t.shape.count == 1 {
             view.update(repeating: 1, count: t.count)
         } else {
             var rng = CounterRNG(key: key, position: UInt64(t.offset) * 2)

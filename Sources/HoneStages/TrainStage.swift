@@ -89,9 +89,13 @@ enum TrainStage {
             .flatMap { $0.count > 0 ? $0 : nil }
 
         let settings = TrainParams.settings(p, examples: trainExamples.count, context: context)
-        if valExamples == nil && (settings.patience > 0 || settings.schedule.kind == .plateau) {
-            context.log.write("\(context.stageName): warning: patience and the plateau schedule need val data; there is none, so they do nothing")
+        if valExamples == nil && (settings.patience > 0 || settings.schedule.kind == .plateau || settings.evalBefore) {
+            context.log.write("\(context.stageName): warning: patience, the plateau schedule and eval_before need val data; there is none, so they do nothing")
         }
+        if context.inputs["base"] == nil && TuningParams.method(p) != .full {
+            context.log.write("\(context.stageName): warning: method \(TuningParams.method(p).rawValue) without a base model tunes part of a randomly initialised one")
+        }
+        (config, weights) = try TuningParams.withAdapters(p, config: config, weights: weights, key: context.seed(for: "adapter init"))
         let tuning = try TuningParams.tuning(p, config: config, loraKey: context.seed(for: "lora init"))
         let model = Model(config: config, weights: weights, threads: Parallel.defaultThreads, tuning: tuning, quantized: quantized)
         let trainer = Trainer(model: model, settings: settings, train: trainExamples, val: valExamples)

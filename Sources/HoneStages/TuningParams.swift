@@ -1,6 +1,7 @@
 import HoneBase
 import HoneFormats
 import HoneModel
+import HoneTensor
 import HonePipeline
 
 /// How a training stage tunes its model — `method` and the params each method reads — and
@@ -11,12 +12,13 @@ import HonePipeline
 /// - qlora: lora over a base whose projections stay in `quant` blocks (frozen).
 /// - freeze: only the last `train_layers` layers, and the tensors `train_norms` and
 ///   `train_tensors` name, train. (Llama checkpoints have no bias tensors to select.)
+/// - adapter: bottleneck adapters of width `adapter_size` after every MLP; the base is frozen.
 enum TuningParams {
-    enum Method: String, CaseIterable { case full, lora, qlora, freeze }
+    enum Method: String, CaseIterable { case full, lora, qlora, freeze, adapter }
 
     static let specs: [ParamSpec] = [
         ParamSpec("method", .string(choices: Method.allCases.map(\.rawValue)), default: .string("full"),
-                  help: "full (every tensor trains), lora, qlora (LoRA over a quantized frozen base) or freeze (chosen tensors train)"),
+                  help: "full (every tensor trains), lora, qlora (LoRA over a quantized frozen base), freeze (chosen tensors train) or adapter (bottleneck adapters after each MLP)"),
         ParamSpec("lora_rank", .int(min: 1, max: 4096), default: .int(8), help: "lora/qlora: the adapters' rank r"),
         ParamSpec("lora_alpha", .number(min: 0), default: .double(16), help: "lora/qlora: the update is scaled by alpha/r"),
         ParamSpec("lora_dropout", .number(min: 0, max: 0.95), default: .double(0), help: "lora/qlora: dropout on the adapters' input while training"),
@@ -24,6 +26,7 @@ enum TuningParams {
                   default: .array(Projection.allCases.map { .string($0.rawValue) }), help: "lora/qlora: the projections that get adapters"),
         ParamSpec("quant", .string(choices: BlockMatrix.Format.allCases.map(\.rawValue)), default: .string("q4_1"),
                   help: "qlora: the block format of the frozen projections (a GGUF base already in it is kept as it is)"),
+        ParamSpec("adapter_size", .int(min: 1, max: 65536), default: .int(64), help: "adapter: the bottleneck width m (2md + m + d parameters a layer)"),
         ParamSpec("train_layers", .int(min: 0), default: .int(2), help: "freeze: the last N layers train"),
         ParamSpec("train_norms", .bool, default: .bool(false), help: "freeze: every RMSNorm gain trains too"),
         ParamSpec("train_tensors", .list(.string()), default: .array([]),
@@ -32,8 +35,29 @@ enum TuningParams {
 
     static func method(_ p: Params) -> Method { Method(rawValue: p.string("method") ?? "full") ?? .full }
 
+    /// The params each method reads (besides `method`).
+    static func reads(_ m: Method) -> Set<String> {
+        let lora: Set<String> = ["lora_rank", "lora_alpha", "lora_dropout", "lora_targets"]
+        switch m {
+        case .full: return []
+        case .lora: return lora
+        case .qlora: return lora.union(["quant"])
+        case .freeze: return ["train_layers", "train_norms", "train_tensors"]
+        case .adapter: return ["adapter_size"]
+        }
+    }
+
     static func check(_ p: Params) -> [ParamIssue] {
         var issues: [ParamIssue] = []
+        // A param set for another method is most likely a mistake (quant with lora: meant qlora?).
+        let m = method(p)
+        for spec in specs where spec.name != "method" && !reads(m).contains(spec.name) && p[spec.name] != spec.defaultValue {
+            let users = Method.allCases.filter { reads($0).contains(spec.name) }.map(\.rawValue).joined(separator: " or ")
+            issues.append(ParamIssue(param: spec.name, message: "\(spec.name) has no effect with method: \(m.rawValue); it is read by method: \(users)"))
+        }
+        if [.lora, .qlora].contains(m), let alpha = p.double("lora_alpha"), alpha <= 0 {
+            issues.append(ParamIssue(param: "lora_alpha", message: "lora_alpha must be above 0: the update is scaled by alpha/r, so 0 would train nothing"))
+        }
         let targets = p["lora_targets"]?.arrayValue ?? []
         if [.lora, .qlora].contains(method(p)) && targets.isEmpty {
             issues.append(ParamIssue(param: "lora_targets", message: "LoRA needs at least one projection to adapt"))
@@ -69,8 +93,22 @@ enum TuningParams {
             t.lora = l
         case .freeze:
             t.base = .only(try frozenSelection(p, config: config))
+        case .adapter:
+            t.base = .only(BottleneckAdapter.names(config))
         }
         return t
+    }
+
+    /// The model `adapter` trains: the base with adapters of width `adapter_size` added, or as it
+    /// is when it already has adapters of that width (a model an adapter stage wrote).
+    static func withAdapters(_ p: Params, config: ModelConfig, weights: Buffer, key: UInt64) throws -> (config: ModelConfig, weights: Buffer) {
+        guard method(p) == .adapter else { return (config, weights) }
+        let m = p.int("adapter_size") ?? 64
+        if config.adapterSize == 0 { return BottleneckAdapter.adding(to: config, weights: weights, size: m, key: key) }
+        guard config.adapterSize == m else {
+            throw StageFailure("the base model already has bottleneck adapters of size \(config.adapterSize); set adapter_size: \(config.adapterSize) to go on training them")
+        }
+        return (config, weights)
     }
 
     /// The tensors `freeze` trains.

@@ -252,6 +252,7 @@ public final class Trainer {
             optimizer.v.pointer.update(from: v.pointer, count: v.count)
         }
         bestWeights = c.array("best_weights")
+        if let b = bestWeights, b.count != model.trainableCount { throw TrainError("the checkpoint's best weights do not match this model") }
         step = s["step"]?.intValue ?? 0
         consumed = s["consumed"]?.intValue ?? 0
         optimizer.steps = s["optimizer_steps"]?.intValue ?? 0

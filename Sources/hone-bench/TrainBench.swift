@@ -61,8 +61,6 @@ func trainBench(config name: String, threads: Int, steps: Int, warmup: Int) {
     let sgemm = sgemmRate(c, M: M, threads: threads, sliced: false)
     let sliced = sgemmRate(c, M: M, threads: threads)
     let stepGflops = tokens * flopsPerToken / med / 1e9
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
     func r(_ x: Double, _ digits: Double = 10) -> JSONValue { .double((x * digits).rounded() / digits) }
     let total = phase.reduce(0, +)
     print(JSONValue.object([
@@ -74,7 +72,7 @@ func trainBench(config name: String, threads: Int, steps: Int, warmup: Int) {
         "sgemm_gflops_same_shapes": r(sgemm), "sgemm_gflops_hone_slices": r(sliced), "step_vs_sgemm": r(stepGflops / sgemm, 1000),
         "phase_share": .object(["forward": r(phase[0] / total, 1000), "head_loss": r(phase[1] / total, 1000),
                                 "backward": r(phase[2] / total, 1000), "optimizer": r(phase[3] / total, 1000)]),
-        "rss_mb_peak": .int(usage.ru_maxrss / 1024), "loss_first": r(Double(firstLoss), 1e4), "loss_after": r(Double(lastLoss), 1e4),
+        "rss_mb_peak": .int(peakRSSMegabytes()), "loss_first": r(Double(firstLoss), 1e4), "loss_after": r(Double(lastLoss), 1e4),
         "blas_core": .string(BLASInfo.coreName),
     ]).canonical)
 }

@@ -28,6 +28,7 @@ struct Generate: ParsableCommand {
     @Option(name: .long, help: "Seed for sampling.") var seed: UInt64 = 0
     @Option(name: .long, help: "chatml, none, or auto (chatml when the tokenizer has <|im_start|>).") var template = "auto"
     @Option(name: .long, help: "Also write the prompt's ids and logits to this safetensors file (for interop checks).") var logits: String?
+    @Flag(name: .long, help: "Print one JSON object at the end instead of streaming text: prompt_ids, ids (the new tokens), text.") var json = false
     @OptionGroup var file: PipelineArgument
 
     func run() throws {
@@ -107,7 +108,7 @@ struct Generate: ParsableCommand {
             out.append(next)
             let bytes = Array(tokenizer.decode(out).utf8)
             // Print only whole characters: a byte-level token may end inside one (decoded as U+FFFD).
-            if !(bytes.count >= 3 && bytes.suffix(3) == [0xEF, 0xBF, 0xBD]) {
+            if !json && !(bytes.count >= 3 && bytes.suffix(3) == [0xEF, 0xBF, 0xBD]) {
                 FileHandle.standardOutput.write(Data(bytes[printed...]))
                 printed = bytes.count
             }
@@ -115,7 +116,13 @@ struct Generate: ParsableCommand {
             do { last = try generator.feed([Int32(next)]) } catch { contextFull = true; break }
         }
         let bytes = Array(tokenizer.decode(out).utf8)
-        FileHandle.standardOutput.write(Data(bytes[min(printed, bytes.count)...]) + Data("\n".utf8))
+        if json {
+            let line: JSONValue = .object(["prompt_ids": .array(ids.map { .int(Int($0)) }), "ids": .array(out.map { .int($0) }),
+                                           "text": .string(tokenizer.decode(out))])
+            print(line.canonical)
+        } else {
+            FileHandle.standardOutput.write(Data(bytes[min(printed, bytes.count)...]) + Data("\n".utf8))
+        }
         if contextFull {
             printError("stopped: the model takes \(loaded.config.maxPositions) positions (max_positions when it was trained), prompt included")
         }

@@ -207,10 +207,10 @@ func runPipeline(_ yaml: String, files: [String: String], copies: [String: URL] 
     }
 }
 
-/// Golden tests of the PEFT methods: LoRA, QLoRA and freezing on a tiny pretrained model,
+/// Golden tests of the PEFT methods: LoRA, QLoRA, freezing and bottleneck adapters on a tiny pretrained model,
 /// pinned digests, and the adapter in PEFT's layout.
 @Suite struct GoldenTuningTests {
-    @Test func loraQLoRAAndFreezeGiveThePinnedBytes() throws {
+    @Test func loraQLoRAFreezeAndAdapterGiveThePinnedBytes() throws {
         let records = (0..<24).map { i in "{\"instruction\": \"What is \(i) + \(i % 5)?\", \"output\": \"\(i + i % 5)\"}" }.joined(separator: "\n") + "\n"
         let yaml = """
         seed: 7
@@ -232,6 +232,10 @@ func runPipeline(_ yaml: String, files: [String: String], copies: [String: URL] 
             kind: sft
             inputs: {data: tokenize.data, base: pretrain.model}
             params: {method: freeze, train_layers: 1, train_tensors: [model.norm.weight], seq_len: 32, batch_size: 2, steps: 3}
+          adapter:
+            kind: sft
+            inputs: {data: tokenize.data, base: pretrain.model}
+            params: {method: adapter, adapter_size: 8, seq_len: 32, batch_size: 2, steps: 3, lr: 0.01}
         """
         let files = ["train.jsonl": records, "val.jsonl": String(records.split(separator: "\n").prefix(4).joined(separator: "\n")) + "\n"]
         let lock = try runPipeline(yaml, files: files)
@@ -240,10 +244,14 @@ func runPipeline(_ yaml: String, files: [String: String], copies: [String: URL] 
         // no GQA), gate, up and down 32 ↔ 256; qlora takes the default rank 8 on q and v.
         #expect(lora.metrics["trainable_parameters"] == Double(2 * 4 * (4 * 64 + 3 * 288)))
         #expect(qlora.metrics["trainable_parameters"] == Double(2 * 8 * (2 * 64)))
+        // 2md + m + d a layer, with m 8 and d 32.
+        let adapter = try #require(lock.stages["adapter"])
+        #expect(adapter.metrics["trainable_parameters"] == Double(2 * (2 * 8 * 32 + 8 + 32)))
         #expect(lora.outputs["adapter"].map { $0.size > 0 } == true && freeze.outputs["adapter"]?.size == 0)
         for stage in [lora, qlora, freeze] { #expect(stage.metrics["parameters"] == lock.stages["pretrain"]?.metrics["parameters"]) }
+        #expect(adapter.metrics["parameters"] == (lock.stages["pretrain"]?.metrics["parameters"] ?? 0) + 2 * (2 * 8 * 32 + 8 + 32))
         let again = try runPipeline(yaml, files: files)
-        for name in ["lora", "qlora", "freeze"] {
+        for name in ["lora", "qlora", "freeze", "adapter"] {
             #expect(again.stages[name]?.outputs["model"]?.digest == lock.stages[name]?.outputs["model"]?.digest, "\(name) is not deterministic")
         }
         guard BLASInfo.coreName == GoldenTrainingKindTests.pinnedCore else {
@@ -255,6 +263,7 @@ func runPipeline(_ yaml: String, files: [String: String], copies: [String: URL] 
         #expect(qlora.outputs["model"]?.digest.hex == "3715b63747ad57db8e25674466650d287d7c4cc6165c79d270231c787e540584", "qlora model")
         #expect(qlora.outputs["adapter"]?.digest.hex == "f341c07d84bec453129286761c69ad847a121ffe68f3edd069884ce4e5ea745a", "qlora adapter")
         #expect(freeze.outputs["model"]?.digest.hex == "707b9a719c63ee72546f5280b3708422e39dd9aa238188254d30ac1d0f1a1ff1", "freeze model")
+        #expect(adapter.outputs["model"]?.digest.hex == "908049617fbaa93181dbecde24f0c61d3bbab3228464b733b991d6ed6b7aa33c", "adapter model")
     }
 }
 

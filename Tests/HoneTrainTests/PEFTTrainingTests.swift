@@ -30,6 +30,15 @@ import Testing
         return t
     }
 
+    /// Bottleneck adapters of width 4 added to the base; only they train.
+    static func adapter() throws -> Model {
+        let c = config()
+        let a = BottleneckAdapter.adding(to: c, weights: initialWeights(ParameterLayout(c), config: c, key: 3), size: 4, key: 5)
+        var t = Tuning()
+        t.base = .only(BottleneckAdapter.names(a.config))
+        return Model(config: a.config, weights: a.weights, tuning: t)
+    }
+
     static func freeze() -> Tuning {
         var t = Tuning()
         t.base = .only(["model.layers.1.mlp.up_proj.weight", "model.norm.weight"])
@@ -46,8 +55,8 @@ import Testing
     static let val = Examples(shard: TrainerTests.shard(documents: 6, key: 9), T: 7, packing: .documents, useMask: true)
 
     @Test func everyFrozenTensorIsBitIdenticalAfterTraining() throws {
-        for (tuning, quantized) in [(Self.lora(), false), (Self.lora(), true), (Self.freeze(), false)] {
-            let m = try Self.model(tuning, quantized: quantized)
+        for (tuning, quantized) in [(Self.lora(), false), (Self.lora(), true), (Self.freeze(), false), (nil, false)] {
+            let m = try tuning.map { try Self.model($0, quantized: quantized) } ?? Self.adapter()
             let before = Array(m.weights.buffer)
             let trainedBefore = m.trainable.map { t in (0..<t.count).map { t.weights[$0] } }
             let outcome = try Trainer(model: m, settings: settings(), train: TrainerTests.examples, val: Self.val)
@@ -55,7 +64,7 @@ import Testing
             let trained = Set(m.trainable.map(\.name))
             for t in m.layout.tensors where !trained.contains(t.name) {
                 let same = (0..<t.count).allSatisfy { m.weights[t.offset + $0] == before[t.offset + $0] }
-                #expect(same, "\(t.name) moved (\(tuning.json))")
+                #expect(same, "\(t.name) moved (\(m.tuning.json))")
             }
             let moved = zip(m.trainable, trainedBefore).filter { t, old in (0..<t.count).contains { t.weights[$0] != old[$0] } }.count
             #expect(moved == m.trainable.count, "\(m.trainable.count - moved) trained tensors did not move")
