@@ -2,9 +2,16 @@ import HoneTensor
 
 /// Every buffer one forward and backward pass of B sequences of T tokens needs, allocated once
 /// for that shape and reused by every step: the step loop allocates nothing.
+///
+/// With prompt tuning each sequence is P virtual tokens and then its T tokens: the layers work on
+/// S = P + T rows a sequence (`layerRows` in all), tokens, targets and logits on the T real ones.
 public final class Activations {
     public let B: Int, T: Int
     public var M: Int { B * T }
+    /// Virtual tokens before each sequence, and the rows a sequence takes in the layers.
+    public let P: Int
+    public var S: Int { P + T }
+    public var layerRows: Int { B * S }
 
     public let tokens: UnsafeMutablePointer<Int32>
     /// Residual stream: resid[l] enters layer l; resid[layers] leaves the last one.
@@ -44,24 +51,25 @@ public final class Activations {
 
     public init(config c: ModelConfig, B: Int, T: Int, withLogits: Bool = true, lora: LoRA? = nil) {
         self.B = B; self.T = T
-        let M = B * T, d = c.hiddenSize
+        P = c.virtualTokens
+        let M = B * T, d = c.hiddenSize, Ms = B * (c.virtualTokens + T)
         tokens = .allocate(capacity: max(1, M))
         tokens.initialize(repeating: 0, count: max(1, M))
-        resid = (0...c.layers).map { _ in Buffer(M * d) }
-        layers = (0..<c.layers).map { _ in LayerActivations(c, B: B, T: T) }
+        resid = (0...c.layers).map { _ in Buffer(Ms * d) }
+        layers = (0..<c.layers).map { _ in LayerActivations(c, B: B, T: c.virtualTokens + T) }
         final = Buffer(M * d); finalRstd = Buffer(M); dfinal = Buffer(M * d)
         logits = Buffer(withLogits ? M * c.vocabSize : 0)
         rowLosses = Buffer(M)
         scores = Buffer(M); dscores = Buffer(M)
-        dres = Buffer(M * d); dxn = Buffer(M * d); dbranch = Buffer(M * d)
-        dq = Buffer(M * c.heads * c.headDim); datt = Buffer(M * c.heads * c.headDim)
-        dk = Buffer(M * c.kv * c.headDim); dv = Buffer(M * c.kv * c.headDim)
-        dgate = Buffer(M * c.ffn); dup = Buffer(M * c.ffn); dh = Buffer(M * c.ffn)
-        attnScratch = Buffer(Attention.Shape(B: B, T: T, H: c.heads, Hkv: c.kv, D: c.headDim).scratchCount)
-        self.lora = lora.map { LoRAActivations($0, M: M) }
+        dres = Buffer(Ms * d); dxn = Buffer(Ms * d); dbranch = Buffer(Ms * d)
+        dq = Buffer(Ms * c.heads * c.headDim); datt = Buffer(Ms * c.heads * c.headDim)
+        dk = Buffer(Ms * c.kv * c.headDim); dv = Buffer(Ms * c.kv * c.headDim)
+        dgate = Buffer(Ms * c.ffn); dup = Buffer(Ms * c.ffn); dh = Buffer(Ms * c.ffn)
+        attnScratch = Buffer(Attention.Shape(B: B, T: c.virtualTokens + T, H: c.heads, Hkv: c.kv, D: c.headDim).scratchCount)
+        self.lora = lora.map { LoRAActivations($0, M: Ms) }
         let m = c.adapterSize
-        adapters = m > 0 ? (0..<c.layers).map { _ in AdapterActivations(M: M, d: d, m: m) } : []
-        dadapter = Buffer(m > 0 ? M * m : 0); dbranchAdapted = Buffer(m > 0 ? M * d : 0)
+        adapters = m > 0 ? (0..<c.layers).map { _ in AdapterActivations(M: Ms, d: d, m: m) } : []
+        dadapter = Buffer(m > 0 ? Ms * m : 0); dbranchAdapted = Buffer(m > 0 ? Ms * d : 0)
     }
 
     deinit { tokens.deallocate() }

@@ -53,29 +53,42 @@ public final class Generator {
 
     /// Feeds `tokens` at positions length..<length + n and returns the logits of the last one
     /// (`allLogits`: of every one, row after row). Throws when the model's context is full.
+    /// A model with virtual tokens (prompt tuning) gets them first, at positions 0..<P.
     public func feed(_ tokens: [Int32], allLogits: Bool = false) throws -> [Float] {
-        guard length + tokens.count <= c.maxPositions else {
+        let P = length == 0 ? c.virtualTokens : 0
+        guard length + P + tokens.count <= c.maxPositions else {
             throw ModelError.config("the sequence would pass the model's \(c.maxPositions) positions (max_position_embeddings)")
         }
-        var out: [Float] = []
         var i = 0
+        while i < P {
+            let n = min(chunk, P - i)
+            _ = forward(Array(repeating: 0, count: n), prompt: i, logitsFor: n..<n)
+            i += n
+        }
+        var out: [Float] = []
+        i = 0
         while i < tokens.count {
             let n = min(chunk, tokens.count - i)
             let last = i + n == tokens.count
-            let rows = forward(Array(tokens[i..<(i + n)]), logitsFor: allLogits ? 0..<n : (last ? (n - 1)..<n : n..<n))
+            let rows = forward(Array(tokens[i..<(i + n)]), prompt: nil, logitsFor: allLogits ? 0..<n : (last ? (n - 1)..<n : n..<n))
             out += rows
             i += n
         }
         return out
     }
 
-    /// One chunk of n rows; returns the logits of the rows in `logitsFor`.
-    private func forward(_ tokens: [Int32], logitsFor: Range<Int>) -> [Float] {
+    /// One chunk of n rows — tokens, or the virtual tokens from `prompt` on (their count is
+    /// tokens.count) —; returns the logits of the rows in `logitsFor`.
+    private func forward(_ tokens: [Int32], prompt: Int?, logitsFor: Range<Int>) -> [Float] {
         let n = tokens.count, d = c.hiddenSize, hd = c.headDim, kvWidth = c.kv * hd, w = model.weights.pointer
         let threads = model.threads, start = length
-        tokens.withUnsafeBufferPointer { t in
-            if let base = t.baseAddress {
-                Embedding.forward(out: x.pointer, tokens: base, table: w + model.embedOffset, M: n, C: d, threads: threads)
+        if let prompt {
+            x.pointer.update(from: w + model.promptOffset + prompt * d, count: n * d)
+        } else {
+            tokens.withUnsafeBufferPointer { t in
+                if let base = t.baseAddress {
+                    Embedding.forward(out: x.pointer, tokens: base, table: w + model.embedOffset, M: n, C: d, threads: threads)
+                }
             }
         }
         let scale = 1 / Float(hd).squareRoot(), group = c.heads / c.kv

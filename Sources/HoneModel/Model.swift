@@ -116,7 +116,9 @@ public final class Model {
         let lowest = (0..<config.layers).first { l in
             training.contains { $0.name.hasPrefix("model.layers.\(l).") } || (adapters?.slots[l].contains { $0 != nil } ?? false)
         }
-        backwardFloor = gradOffsets[0] != nil ? 0 : lowest ?? config.layers
+        // The embeddings and the prompt sit below every layer: training them takes the whole backward.
+        let inputTrains = gradOffsets[0] != nil || layout[PromptTuning.tensorName].map { gradOffsets[$0.offset] != nil } == true
+        backwardFloor = inputTrains ? 0 : lowest ?? config.layers
         scratch = Buffer(quantized == nil ? 0 : Projection.allCases.map { $0.shape(config).out * $0.shape(config).in }.max() ?? 0)
     }
 
@@ -182,6 +184,7 @@ public final class Model {
     var normOffset: Int { layout.offset("model.norm.weight") }
     var headOffset: Int { config.tiedEmbeddings ? 0 : layout.offset("lm_head.weight") }
     var scoreOffset: Int { layout.offset("score.weight") }
+    var promptOffset: Int { layout.offset(PromptTuning.tensorName) }
 
     /// Dropout draws for one pass: the stream key and the pass's index (step · micro-batches +
     /// micro-batch), so a resumed run draws the same masks. nil: no dropout (evaluation).
@@ -194,20 +197,25 @@ public final class Model {
     /// Runs the decoder over `a.tokens` up to the final norm (`a.final`). `dropout` draws the
     /// residual and LoRA dropout masks (training); nil runs without dropout (evaluation).
     public func forward(_ a: Activations, dropout: DropoutDraw? = nil) {
-        precondition((lora == nil) == (a.lora == nil), "activations made for another model (Activations(for:))")
-        let c = config, M = a.M, d = c.hiddenSize, hd = c.headDim, w = weights.pointer
-        let shape = Attention.Shape(B: a.B, T: a.T, H: c.heads, Hkv: c.kv, D: hd)
+        precondition((lora == nil) == (a.lora == nil) && a.P == config.virtualTokens, "activations made for another model (Activations(for:))")
+        let c = config, M = a.layerRows, d = c.hiddenSize, hd = c.headDim, w = weights.pointer
+        let shape = Attention.Shape(B: a.B, T: a.S, H: c.heads, Hkv: c.kv, D: hd)
         a.dropout = dropout
         let residualDropout = c.dropout > 0 ? dropout : nil
-        Embedding.forward(out: a.resid[0].pointer, tokens: a.tokens, table: w + embedOffset, M: M, C: d, threads: threads)
+        if a.P > 0 {
+            PromptTuning.embed(a.resid[0].pointer, tokens: a.tokens, table: w + embedOffset, prompt: w + promptOffset,
+                               B: a.B, T: a.T, P: a.P, d: d, threads: threads)
+        } else {
+            Embedding.forward(out: a.resid[0].pointer, tokens: a.tokens, table: w + embedOffset, M: M, C: d, threads: threads)
+        }
         for l in 0..<c.layers {
             let o = offsets[l], x = a.layers[l], inp = a.resid[l].pointer, out = a.resid[l + 1].pointer
             RMSNorm.forward(out: x.xn1.pointer, rstd: x.rstd1.pointer, inp: inp, weight: w + o.attnNorm, M: M, C: d, eps: c.normEps, threads: threads)
             project(l, .q, out: x.q.pointer, inp: x.xn1.pointer, a)
             project(l, .k, out: x.k.pointer, inp: x.xn1.pointer, a)
             project(l, .v, out: x.v.pointer, inp: x.xn1.pointer, a)
-            RoPE.apply(x.q.pointer, B: a.B, T: a.T, heads: c.heads, D: hd, cos: rope.cos, sin: rope.sin, threads: threads)
-            RoPE.apply(x.k.pointer, B: a.B, T: a.T, heads: c.kv, D: hd, cos: rope.cos, sin: rope.sin, threads: threads)
+            RoPE.apply(x.q.pointer, B: a.B, T: a.S, heads: c.heads, D: hd, cos: rope.cos, sin: rope.sin, threads: threads)
+            RoPE.apply(x.k.pointer, B: a.B, T: a.S, heads: c.kv, D: hd, cos: rope.cos, sin: rope.sin, threads: threads)
             Attention.forward(out: x.att.pointer, probs: x.probs.pointer, q: x.q.pointer, k: x.k.pointer, v: x.v.pointer, shape, threads: threads)
             project(l, .o, out: x.mid.pointer, inp: x.att.pointer, a)
             if let residualDropout { drop(x.mid, mask: x.mask1, residualDropout, site: 2 * l) }
@@ -223,16 +231,25 @@ public final class Model {
             if let residualDropout { drop(a.resid[l + 1], mask: x.mask2, residualDropout, site: 2 * l + 1) }
             add(out, x.mid.pointer, M * d)
         }
-        RMSNorm.forward(out: a.final.pointer, rstd: a.finalRstd.pointer, inp: a.resid[c.layers].pointer, weight: w + normOffset,
-                        M: M, C: d, eps: c.normEps, threads: threads)
+        // The final norm (and so the heads) reads the real tokens' rows only.
+        for (b, rows) in sequences(a) {
+            RMSNorm.forward(out: a.final.pointer + b * a.T * d, rstd: a.finalRstd.pointer + b * a.T, inp: a.resid[c.layers].pointer + rows * d,
+                            weight: w + normOffset, M: a.P > 0 ? a.T : a.M, C: d, eps: c.normEps, threads: threads)
+        }
+    }
+
+    /// (sequence, first layer row of its real tokens): every sequence with virtual tokens before
+    /// it, or one item (0, 0) for all rows at once without.
+    private func sequences(_ a: Activations) -> LazyMapSequence<Range<Int>, (Int, Int)> {
+        (0..<(a.P > 0 ? a.B : 1)).lazy.map { ($0, $0 * a.S + a.P) }
     }
 
     /// out = inp · Wᵀ for projection p of layer l, plus its LoRA branch when it has one.
     private func project(_ l: Int, _ p: Projection, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, _ a: Activations) {
         let s = p.shape(config)
-        Matmul.forward(out: out, inp: inp, weight: weight(l, p), bias: nil, M: a.M, K: s.in, N: s.out, threads: threads)
+        Matmul.forward(out: out, inp: inp, weight: weight(l, p), bias: nil, M: a.layerRows, K: s.in, N: s.out, threads: threads)
         if let lora, let slot = lora.slot(l, p), let la = a.lora, let v = la.v[l][p.index] {
-            lora.forward(slot, out: out, inp: inp, v: v, M: a.M, la, dropout: a.dropout, threads: threads)
+            lora.forward(slot, out: out, inp: inp, v: v, M: a.layerRows, la, dropout: a.dropout, threads: threads)
         }
     }
 
@@ -242,9 +259,9 @@ public final class Model {
                                  inp: UnsafePointer<Float>, accumulateInput: Bool = true, _ a: Activations) {
         let s = p.shape(config)
         Matmul.backward(dinp: dinp, dweight: projectionGrad(l, p), dbias: nil, dout: dout, inp: inp, weight: weight(l, p),
-                        M: a.M, K: s.in, N: s.out, accumulateInput: accumulateInput, threads: threads)
+                        M: a.layerRows, K: s.in, N: s.out, accumulateInput: accumulateInput, threads: threads)
         if let lora, let slot = lora.slot(l, p), let la = a.lora, let v = la.v[l][p.index] {
-            lora.backward(slot, dinp: dinp, dout: dout, inp: inp, v: v, M: a.M, la, dropout: a.dropout, threads: threads)
+            lora.backward(slot, dinp: dinp, dout: dout, inp: inp, v: v, M: a.layerRows, la, dropout: a.dropout, threads: threads)
         }
     }
 
@@ -300,11 +317,14 @@ public final class Model {
     /// From `a.dfinal` (which the heads filled) back to the gradient of everything that trains,
     /// down to the lowest layer that holds some. Clears dfinal.
     public func backward(_ a: Activations) {
-        let c = config, M = a.M, d = c.hiddenSize, hd = c.headDim, w = weights.pointer
-        let shape = Attention.Shape(B: a.B, T: a.T, H: c.heads, Hkv: c.kv, D: hd)
+        let c = config, M = a.layerRows, d = c.hiddenSize, hd = c.headDim, w = weights.pointer
+        let shape = Attention.Shape(B: a.B, T: a.S, H: c.heads, Hkv: c.kv, D: hd)
         a.dres.zero()
-        RMSNorm.backward(dinp: a.dres.pointer, dweight: grad(normOffset), dout: a.dfinal.pointer, inp: a.resid[c.layers].pointer,
-                         weight: w + normOffset, rstd: a.finalRstd.pointer, M: M, C: d, threads: threads)
+        for (b, rows) in sequences(a) {
+            RMSNorm.backward(dinp: a.dres.pointer + rows * d, dweight: grad(normOffset), dout: a.dfinal.pointer + b * a.T * d,
+                             inp: a.resid[c.layers].pointer + rows * d, weight: w + normOffset, rstd: a.finalRstd.pointer + b * a.T,
+                             M: a.P > 0 ? a.T : a.M, C: d, threads: threads)
+        }
         a.dfinal.zero()
         for l in stride(from: c.layers - 1, through: backwardFloor, by: -1) {
             let o = offsets[l], x = a.layers[l]
@@ -335,8 +355,8 @@ public final class Model {
             projectBackward(l, .o, dinp: a.datt.pointer, dout: branch, inp: x.att.pointer, accumulateInput: false, a)
             Attention.backward(dq: a.dq.pointer, dk: a.dk.pointer, dv: a.dv.pointer, dout: a.datt.pointer, probs: x.probs.pointer,
                                q: x.q.pointer, k: x.k.pointer, v: x.v.pointer, scratch: a.attnScratch.pointer, shape, threads: threads)
-            RoPE.apply(a.dq.pointer, B: a.B, T: a.T, heads: c.heads, D: hd, cos: rope.cos, sin: rope.sin, inverse: true, threads: threads)
-            RoPE.apply(a.dk.pointer, B: a.B, T: a.T, heads: c.kv, D: hd, cos: rope.cos, sin: rope.sin, inverse: true, threads: threads)
+            RoPE.apply(a.dq.pointer, B: a.B, T: a.S, heads: c.heads, D: hd, cos: rope.cos, sin: rope.sin, inverse: true, threads: threads)
+            RoPE.apply(a.dk.pointer, B: a.B, T: a.S, heads: c.kv, D: hd, cos: rope.cos, sin: rope.sin, inverse: true, threads: threads)
             projectBackward(l, .q, dinp: a.dxn.pointer, dout: a.dq.pointer, inp: x.xn1.pointer, accumulateInput: false, a)
             projectBackward(l, .k, dinp: a.dxn.pointer, dout: a.dk.pointer, inp: x.xn1.pointer, a)
             projectBackward(l, .v, dinp: a.dxn.pointer, dout: a.dv.pointer, inp: x.xn1.pointer, a)
@@ -344,7 +364,12 @@ public final class Model {
                              weight: w + o.attnNorm, rstd: x.rstd1.pointer, M: M, C: d, threads: threads)
         }
         if let dtable = grad(embedOffset) {
-            Embedding.backward(dtable: dtable, dout: a.dres.pointer, tokens: a.tokens, M: M, C: d, threads: threads)
+            for (b, rows) in sequences(a) {
+                Embedding.backward(dtable: dtable, dout: a.dres.pointer + rows * d, tokens: a.tokens + b * a.T, M: a.P > 0 ? a.T : a.M, C: d, threads: threads)
+            }
+        }
+        if a.P > 0, let dprompt = grad(promptOffset) {
+            PromptTuning.backward(dprompt: dprompt, dres: a.dres.pointer, B: a.B, T: a.T, P: a.P, d: d)
         }
     }
 }

@@ -22,6 +22,8 @@ public struct ModelConfig: Equatable, Sendable {
     public var dropout: Float = 0
     /// Width m of a bottleneck adapter after each layer's MLP (0: none; see BottleneckAdapter).
     public var adapterSize: Int = 0
+    /// Trainable embeddings put before every sequence (prompt tuning; 0: none; see PromptTuning).
+    public var virtualTokens: Int = 0
     /// Standard deviation of the normal initialisation of every matrix.
     public var initStd: Float = 0.02
     public var bosTokenId: Int? = nil
@@ -46,6 +48,7 @@ public struct ModelConfig: Equatable, Sendable {
         if maxPositions < 1 { return "max_positions must be at least 1" }
         if !(0..<1).contains(dropout) { return "dropout must be in [0, 1)" }
         if adapterSize < 0 { return "the adapter size must not be negative" }
+        if virtualTokens < 0 || virtualTokens >= maxPositions { return "virtual tokens must be fewer than max_positions \(maxPositions)" }
         return nil
     }
 
@@ -74,12 +77,14 @@ public struct ModelConfig: Equatable, Sendable {
             "hone_scalar_head": .bool(scalarHead),
             "hone_dropout": .double(Double(dropout)),
         ]
-        if adapterSize > 0 {
-            // Not a plain Llama any more: transformers would drop the adapters with a warning and
-            // compute another model, so the file says what it is and transformers refuses it.
+        if adapterSize > 0 || virtualTokens > 0 {
+            // Not a plain Llama any more: transformers would drop the adapters or the virtual tokens
+            // with a warning and compute another model, so the file says what it is and
+            // transformers refuses it.
             o["architectures"] = .array([.string("HoneLlamaForCausalLM")])
             o["model_type"] = .string(Self.adapterModelType)
-            o["hone_adapter_size"] = .int(adapterSize)
+            if adapterSize > 0 { o["hone_adapter_size"] = .int(adapterSize) }
+            if virtualTokens > 0 { o["hone_virtual_tokens"] = .int(virtualTokens) }
         }
         if let bosTokenId { o["bos_token_id"] = .int(bosTokenId) }
         if let eosTokenId { o["eos_token_id"] = .int(eosTokenId) }
@@ -111,6 +116,7 @@ public struct ModelConfig: Equatable, Sendable {
         scalarHead = json["hone_scalar_head"]?.boolValue ?? false
         dropout = Float(json["hone_dropout"]?.doubleValue ?? 0)
         adapterSize = json["hone_adapter_size"]?.intValue ?? 0
+        virtualTokens = json["hone_virtual_tokens"]?.intValue ?? 0
         initStd = Float(json["initializer_range"]?.doubleValue ?? 0.02)
         bosTokenId = json["bos_token_id"]?.intValue
         eosTokenId = json["eos_token_id"]?.intValue ?? json["eos_token_id"]?.arrayValue?.first?.intValue

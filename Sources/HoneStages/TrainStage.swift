@@ -95,7 +95,10 @@ enum TrainStage {
         if context.inputs["base"] == nil && TuningParams.method(p) != .full {
             context.log.write("\(context.stageName): warning: method \(TuningParams.method(p).rawValue) without a base model tunes part of a randomly initialised one")
         }
-        (config, weights) = try TuningParams.withAdapters(p, config: config, weights: weights, key: context.seed(for: "adapter init"))
+        (config, weights) = try TuningParams.withAddedTensors(p, config: config, weights: weights, key: context.seed(for: "adapter init"))
+        guard T + config.virtualTokens <= config.maxPositions else {
+            throw StageFailure("\(context.stageName): seq_len \(T) and \(config.virtualTokens) virtual tokens pass the model's max_positions \(config.maxPositions)")
+        }
         let tuning = try TuningParams.tuning(p, config: config, loraKey: context.seed(for: "lora init"))
         let model = Model(config: config, weights: weights, threads: Parallel.defaultThreads, tuning: tuning, quantized: quantized)
         let trainer = Trainer(model: model, settings: settings, train: trainExamples, val: valExamples)
@@ -115,6 +118,7 @@ enum TrainStage {
         // A tuned-in-part model is written whole: LoRA folded in, quantized blocks in fp32.
         try ModelFiles.save(config: config, weights: tuning.isFull ? model.weights : model.mergedWeights(), to: modelOut)
         if let lora = model.lora { try AdapterFiles.save(lora, to: adapterOut) }
+        if TuningParams.method(p) == .prompt { try AdapterFiles.savePrompt(config: config, weights: model.weights, to: adapterOut) }
         if let tokenizerJSON { try tokenizerJSON.write(to: modelOut.appendingPathComponent("tokenizer.json")) }
         let lines = outcome.history.map(\.canonical).joined(separator: "\n") + "\n"
         try Data(lines.utf8).write(to: metricsOut.appendingPathComponent("history.jsonl"))

@@ -13,12 +13,13 @@ import HonePipeline
 /// - freeze: only the last `train_layers` layers, and the tensors `train_norms` and
 ///   `train_tensors` name, train. (Llama checkpoints have no bias tensors to select.)
 /// - adapter: bottleneck adapters of width `adapter_size` after every MLP; the base is frozen.
+/// - prompt: `virtual_tokens` trainable embeddings before every sequence; the base is frozen.
 enum TuningParams {
-    enum Method: String, CaseIterable { case full, lora, qlora, freeze, adapter }
+    enum Method: String, CaseIterable { case full, lora, qlora, freeze, adapter, prompt }
 
     static let specs: [ParamSpec] = [
         ParamSpec("method", .string(choices: Method.allCases.map(\.rawValue)), default: .string("full"),
-                  help: "full (every tensor trains), lora, qlora (LoRA over a quantized frozen base), freeze (chosen tensors train) or adapter (bottleneck adapters after each MLP)"),
+                  help: "full (every tensor trains), lora, qlora (LoRA over a quantized frozen base), freeze (chosen tensors train), adapter (bottleneck adapters after each MLP) or prompt (prompt tuning)"),
         ParamSpec("lora_rank", .int(min: 1, max: 4096), default: .int(8), help: "lora/qlora: the adapters' rank r"),
         ParamSpec("lora_alpha", .number(min: 0), default: .double(16), help: "lora/qlora: the update is scaled by alpha/r"),
         ParamSpec("lora_dropout", .number(min: 0, max: 0.95), default: .double(0), help: "lora/qlora: dropout on the adapters' input while training"),
@@ -27,6 +28,7 @@ enum TuningParams {
         ParamSpec("quant", .string(choices: BlockMatrix.Format.allCases.map(\.rawValue)), default: .string("q4_1"),
                   help: "qlora: the block format of the frozen projections (a GGUF base already in it is kept as it is)"),
         ParamSpec("adapter_size", .int(min: 1, max: 65536), default: .int(64), help: "adapter: the bottleneck width m (2md + m + d parameters a layer)"),
+        ParamSpec("virtual_tokens", .int(min: 1, max: 4096), default: .int(20), help: "prompt: trainable embeddings put before every sequence"),
         ParamSpec("train_layers", .int(min: 0), default: .int(2), help: "freeze: the last N layers train"),
         ParamSpec("train_norms", .bool, default: .bool(false), help: "freeze: every RMSNorm gain trains too"),
         ParamSpec("train_tensors", .list(.string()), default: .array([]),
@@ -44,6 +46,7 @@ enum TuningParams {
         case .qlora: return lora.union(["quant"])
         case .freeze: return ["train_layers", "train_norms", "train_tensors"]
         case .adapter: return ["adapter_size"]
+        case .prompt: return ["virtual_tokens"]
         }
     }
 
@@ -95,18 +98,30 @@ enum TuningParams {
             t.base = .only(try frozenSelection(p, config: config))
         case .adapter:
             t.base = .only(BottleneckAdapter.names(config))
+        case .prompt:
+            t.base = .only([PromptTuning.tensorName])
         }
         return t
     }
 
-    /// The model `adapter` trains: the base with adapters of width `adapter_size` added, or as it
-    /// is when it already has adapters of that width (a model an adapter stage wrote).
-    static func withAdapters(_ p: Params, config: ModelConfig, weights: Buffer, key: UInt64) throws -> (config: ModelConfig, weights: Buffer) {
-        guard method(p) == .adapter else { return (config, weights) }
-        let m = p.int("adapter_size") ?? 64
-        if config.adapterSize == 0 { return BottleneckAdapter.adding(to: config, weights: weights, size: m, key: key) }
-        guard config.adapterSize == m else {
-            throw StageFailure("the base model already has bottleneck adapters of size \(config.adapterSize); set adapter_size: \(config.adapterSize) to go on training them")
+    /// The model `adapter` and `prompt` train: the base with adapters of width `adapter_size`
+    /// (or `virtual_tokens` prompt embeddings) added, or as it is when it already has them in
+    /// that size (a model such a stage wrote).
+    static func withAddedTensors(_ p: Params, config: ModelConfig, weights: Buffer, key: UInt64) throws -> (config: ModelConfig, weights: Buffer) {
+        switch method(p) {
+        case .adapter:
+            let m = p.int("adapter_size") ?? 64
+            if config.adapterSize == 0 { return BottleneckAdapter.adding(to: config, weights: weights, size: m, key: key) }
+            guard config.adapterSize == m else {
+                throw StageFailure("the base model already has bottleneck adapters of size \(config.adapterSize); set adapter_size: \(config.adapterSize) to go on training them")
+            }
+        case .prompt:
+            let n = p.int("virtual_tokens") ?? 20
+            if config.virtualTokens == 0 { return PromptTuning.adding(to: config, weights: weights, count: n, key: key) }
+            guard config.virtualTokens == n else {
+                throw StageFailure("the base model already has \(config.virtualTokens) virtual tokens; set virtual_tokens: \(config.virtualTokens) to go on training them")
+            }
+        default: break
         }
         return (config, weights)
     }

@@ -257,4 +257,45 @@ import Testing
         let worst = (0..<(k.acts.T * V)).map { abs(rows[$0] - logits[$0]) }.max() ?? 1
         #expect(worst < 1e-4, "generator logits differ by \(worst)")
     }
+
+    static func prompted(_ c: ModelConfig, P: Int = 3) -> Model {
+        let a = PromptTuning.adding(to: c, weights: weights(c), count: P, key: 51)
+        var t = Tuning()
+        t.base = .only([PromptTuning.tensorName])
+        return Model(config: a.config, weights: a.weights, tuning: t)
+    }
+
+    @Test func promptTuningGradientsMatchFiniteDifferences() {
+        let c = Self.config()
+        let m = Self.prompted(c)
+        #expect(m.trainable.map(\.name) == ["prompt_embeddings"] && m.trainableCount == 3 * c.hiddenSize)
+        let k = Case(m)
+        #expect(k.acts.S == 9 && k.acts.layerRows == 18 && k.acts.M == 12)
+        checkTrainable(k)
+    }
+
+    @Test func virtualTokensComeFirstInTheGeneratorAndInTheFiles() throws {
+        let c = Self.config()
+        let m = Self.prompted(c)
+        // The prompt starts as embeddings drawn from the vocabulary, so the outputs change.
+        let base = Model(config: c, weights: Self.weights(c))
+        let k = Case(m)
+        let logits = k.logits()
+        #expect(logits != Case(base).logits())
+        let tokens = (0..<k.acts.T).map { k.acts.tokens[$0] }
+        let rows = try Generator(model: m).feed(tokens, allLogits: true)
+        let worst = (0..<(k.acts.T * c.vocabSize)).map { abs(rows[$0] - logits[$0]) }.max() ?? 1
+        #expect(worst < 1e-4, "generator logits differ by \(worst)")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hone-prompt-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try ModelFiles.save(config: m.config, weights: m.weights, to: dir)
+        let loaded = try ModelFiles.load(dir)
+        #expect(loaded.config.virtualTokens == 3 && Case(Model(config: loaded.config, weights: loaded.weights)).logits() == logits)
+        try AdapterFiles.savePrompt(config: m.config, weights: m.weights, to: dir)
+        let peft = try Safetensors.read(dir.appendingPathComponent("adapter_model.safetensors"))
+        #expect(peft["prompt_embeddings"]?.shape == [3, c.hiddenSize])
+        let config = try JSONValue.parse(try Data(contentsOf: dir.appendingPathComponent("adapter_config.json")))
+        #expect(config["peft_type"]?.stringValue == "PROMPT_TUNING" && config["num_virtual_tokens"]?.intValue == 3)
+    }
 }

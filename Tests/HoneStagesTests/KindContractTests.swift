@@ -207,10 +207,10 @@ func runPipeline(_ yaml: String, files: [String: String], copies: [String: URL] 
     }
 }
 
-/// Golden tests of the PEFT methods: LoRA, QLoRA, freezing and bottleneck adapters on a tiny pretrained model,
+/// Golden tests of the PEFT methods: LoRA, QLoRA, freezing, bottleneck adapters and prompt tuning on a tiny pretrained model,
 /// pinned digests, and the adapter in PEFT's layout.
 @Suite struct GoldenTuningTests {
-    @Test func loraQLoRAFreezeAndAdapterGiveThePinnedBytes() throws {
+    @Test func everyTuningMethodGivesThePinnedBytes() throws {
         let records = (0..<24).map { i in "{\"instruction\": \"What is \(i) + \(i % 5)?\", \"output\": \"\(i + i % 5)\"}" }.joined(separator: "\n") + "\n"
         let yaml = """
         seed: 7
@@ -236,6 +236,10 @@ func runPipeline(_ yaml: String, files: [String: String], copies: [String: URL] 
             kind: sft
             inputs: {data: tokenize.data, base: pretrain.model}
             params: {method: adapter, adapter_size: 8, seq_len: 32, batch_size: 2, steps: 3, lr: 0.01}
+          prompt:
+            kind: sft
+            inputs: {data: tokenize.data, base: pretrain.model}
+            params: {method: prompt, virtual_tokens: 4, seq_len: 28, batch_size: 2, steps: 3, lr: 0.1}
         """
         let files = ["train.jsonl": records, "val.jsonl": String(records.split(separator: "\n").prefix(4).joined(separator: "\n")) + "\n"]
         let lock = try runPipeline(yaml, files: files)
@@ -250,8 +254,10 @@ func runPipeline(_ yaml: String, files: [String: String], copies: [String: URL] 
         #expect(lora.outputs["adapter"].map { $0.size > 0 } == true && freeze.outputs["adapter"]?.size == 0)
         for stage in [lora, qlora, freeze] { #expect(stage.metrics["parameters"] == lock.stages["pretrain"]?.metrics["parameters"]) }
         #expect(adapter.metrics["parameters"] == (lock.stages["pretrain"]?.metrics["parameters"] ?? 0) + 2 * (2 * 8 * 32 + 8 + 32))
+        let prompt = try #require(lock.stages["prompt"])
+        #expect(prompt.metrics["trainable_parameters"] == 4 * 32 && (prompt.outputs["adapter"]?.size ?? 0) > 0)
         let again = try runPipeline(yaml, files: files)
-        for name in ["lora", "qlora", "freeze", "adapter"] {
+        for name in ["lora", "qlora", "freeze", "adapter", "prompt"] {
             #expect(again.stages[name]?.outputs["model"]?.digest == lock.stages[name]?.outputs["model"]?.digest, "\(name) is not deterministic")
         }
         guard BLASInfo.coreName == GoldenTrainingKindTests.pinnedCore else {
@@ -264,6 +270,8 @@ func runPipeline(_ yaml: String, files: [String: String], copies: [String: URL] 
         #expect(qlora.outputs["adapter"]?.digest.hex == "f341c07d84bec453129286761c69ad847a121ffe68f3edd069884ce4e5ea745a", "qlora adapter")
         #expect(freeze.outputs["model"]?.digest.hex == "707b9a719c63ee72546f5280b3708422e39dd9aa238188254d30ac1d0f1a1ff1", "freeze model")
         #expect(adapter.outputs["model"]?.digest.hex == "908049617fbaa93181dbecde24f0c61d3bbab3228464b733b991d6ed6b7aa33c", "adapter model")
+        #expect(prompt.outputs["model"]?.digest.hex == "93c8d58d9a139605de6945fa49dc892c7af37eb5a9f9b918316b88347c3ea7c3", "prompt model")
+        #expect(prompt.outputs["adapter"]?.digest.hex == "ff7ff5f5a7388fcf8a136b4b6abde58879288a29a32e9d096d79c45033b30116", "prompt adapter")
     }
 }
 

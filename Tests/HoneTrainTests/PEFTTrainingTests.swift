@@ -31,13 +31,30 @@ import Testing
     }
 
     /// Bottleneck adapters of width 4 added to the base; only they train.
-    static func adapter() throws -> Model {
+    static func adapter(threads: Int = 1) throws -> Model {
         let c = config()
         let a = BottleneckAdapter.adding(to: c, weights: initialWeights(ParameterLayout(c), config: c, key: 3), size: 4, key: 5)
         var t = Tuning()
         t.base = .only(BottleneckAdapter.names(a.config))
-        return Model(config: a.config, weights: a.weights, tuning: t)
+        return Model(config: a.config, weights: a.weights, threads: threads, tuning: t)
     }
+
+    /// Four virtual tokens before every sequence; only they train.
+    static func prompt(threads: Int = 1) throws -> Model {
+        let c = config()
+        var base = c
+        base.maxPositions = 16
+        let a = PromptTuning.adding(to: base, weights: initialWeights(ParameterLayout(base), config: base, key: 3), count: 4, key: 5)
+        var t = Tuning()
+        t.base = .only([PromptTuning.tensorName])
+        return Model(config: a.config, weights: a.weights, threads: threads, tuning: t)
+    }
+
+    /// Every method, by name: a fresh model on `threads` threads.
+    static let methods: [(name: String, make: (Int) throws -> Model)] = [
+        ("lora", { try model(lora(), threads: $0) }), ("qlora", { try model(lora(), quantized: true, threads: $0) }),
+        ("freeze", { try model(freeze(), threads: $0) }), ("adapter", { try adapter(threads: $0) }), ("prompt", { try prompt(threads: $0) }),
+    ]
 
     static func freeze() -> Tuning {
         var t = Tuning()
@@ -55,11 +72,14 @@ import Testing
     static let val = Examples(shard: TrainerTests.shard(documents: 6, key: 9), T: 7, packing: .documents, useMask: true)
 
     @Test func everyFrozenTensorIsBitIdenticalAfterTraining() throws {
-        for (tuning, quantized) in [(Self.lora(), false), (Self.lora(), true), (Self.freeze(), false), (nil, false)] {
-            let m = try tuning.map { try Self.model($0, quantized: quantized) } ?? Self.adapter()
+        for (name, make) in Self.methods {
+            let m = try make(1)
             let before = Array(m.weights.buffer)
             let trainedBefore = m.trainable.map { t in (0..<t.count).map { t.weights[$0] } }
-            let outcome = try Trainer(model: m, settings: settings(), train: TrainerTests.examples, val: Self.val)
+            // Prompt tuning moves only a few input vectors: it wants a larger step (Lester et al. use 0.3).
+            var s = settings()
+            if name == "prompt" { s.learningRate = 0.3 }
+            let outcome = try Trainer(model: m, settings: s, train: TrainerTests.examples, val: Self.val)
                 .run(scratch: nil, report: { _ in }, log: { _ in })
             let trained = Set(m.trainable.map(\.name))
             for t in m.layout.tensors where !trained.contains(t.name) {
@@ -73,17 +93,17 @@ import Testing
         }
     }
 
-    @Test func aKilledLoRARunResumesToTheSameBytes() throws {
-        for (tuning, quantized) in [(Self.lora(), false), (Self.lora(), true), (Self.freeze(), false)] {
+    @Test func aKilledRunResumesToTheSameBytesWithEveryMethod() throws {
+        for (name, make) in Self.methods {
             let s = settings()
-            let whole = try Self.model(tuning, quantized: quantized)
+            let whole = try make(1)
             let wholeOutcome = try Trainer(model: whole, settings: s, train: TrainerTests.examples, val: Self.val)
                 .run(scratch: nil, report: { _ in }, log: { _ in })
             let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("hone-peft-resume-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: scratch) }
             #expect(throws: TrainerTests.Interrupt.self) {
-                _ = try Trainer(model: try Self.model(tuning, quantized: quantized), settings: s, train: TrainerTests.examples, val: Self.val)
+                _ = try Trainer(model: try make(1), settings: s, train: TrainerTests.examples, val: Self.val)
                     .run(scratch: scratch, report: { if $0.step == 5 { throw TrainerTests.Interrupt() } }, log: { _ in })
             }
             // A checkpoint holds what trains, not the frozen base.
@@ -91,14 +111,14 @@ import Testing
             let saved = try Checkpoint.read(newest.url)
             #expect(saved.array("weights")?.count == whole.trainableCount)
             #expect(throws: CheckpointError.self) { _ = try saved.model() }
-            let resumed = try Self.model(tuning, quantized: quantized, threads: 2)
+            let resumed = try make(2)
             let outcome = try Trainer(model: resumed, settings: s, train: TrainerTests.examples, val: Self.val)
                 .run(scratch: scratch, report: { _ in }, log: { _ in })
             let same = zip(whole.trainable, resumed.trainable).allSatisfy { a, b in (0..<a.count).allSatisfy { a.weights[$0] == b.weights[$0] } }
-            #expect(same, "resumed weights differ (\(tuning.json))")
+            #expect(same, "resumed weights differ (\(name))")
             #expect(outcome.history == wholeOutcome.history)
             // A checkpoint of one method is not restored into another.
-            let other = try Self.model(tuning.lora == nil ? Self.lora() : Self.freeze())
+            let other = try Self.model(name.contains("lora") ? Self.freeze() : Self.lora())
             #expect(throws: TrainError.self) {
                 _ = try Trainer(model: other, settings: s, train: TrainerTests.examples, val: Self.val).run(scratch: scratch, report: { _ in }, log: { _ in })
             }
