@@ -51,6 +51,14 @@ public final class Generator {
 
     public func reset() { length = 0 }
 
+    /// The cached key and value (after the rotary embedding) of layer l at a filled position:
+    /// kv heads × head dimension each.
+    public func cached(layer l: Int, position: Int) -> (key: UnsafeBufferPointer<Float>, value: UnsafeBufferPointer<Float>) {
+        precondition(position < length, "position \(position) is not filled")
+        let w = c.kv * c.headDim
+        return (UnsafeBufferPointer(start: keys[l].pointer + position * w, count: w), UnsafeBufferPointer(start: values[l].pointer + position * w, count: w))
+    }
+
     /// Feeds `tokens` at positions length..<length + n and returns the logits of the last one
     /// (`allLogits`: of every one, row after row). Throws when the model's context is full.
     /// A model with virtual tokens (prompt tuning) gets them first, at positions 0..<P.
@@ -83,7 +91,7 @@ public final class Generator {
         let n = tokens.count, d = c.hiddenSize, hd = c.headDim, kvWidth = c.kv * hd, w = model.weights.pointer
         let threads = model.threads, start = length
         if let prompt {
-            x.pointer.update(from: w + model.promptOffset + prompt * d, count: n * d)
+            if c.prefixTuning { x.zero() } else { x.pointer.update(from: w + model.promptOffset + prompt * d, count: n * d) }
         } else {
             tokens.withUnsafeBufferPointer { t in
                 if let base = t.baseAddress {
@@ -100,6 +108,11 @@ public final class Generator {
             project(l, .v, out: v, inp: xn, rows: n)
             RoPE.apply(q.pointer, B: 1, T: n, heads: c.heads, D: hd, cos: model.rope.cos, sin: model.rope.sin, start: start, threads: threads)
             RoPE.apply(k.pointer, B: 1, T: n, heads: c.kv, D: hd, cos: model.rope.cos, sin: model.rope.sin, start: start, threads: threads)
+            if c.prefixTuning, let prompt {
+                // The virtual rows' keys and values are the prefix (rows prompt..<prompt + n of it).
+                PrefixTuning.insert(k: k.pointer, v: v.pointer, prefix: w + model.prefixOffset + prompt * PrefixTuning.width(c), layer: l,
+                                    sequences: 1, S: n, P: n, kvWidth: kvWidth, row: PrefixTuning.width(c))
+            }
             (keys[l].pointer + start * kvWidth).update(from: k.pointer, count: n * kvWidth)
             (values[l].pointer + start * kvWidth).update(from: v.pointer, count: n * kvWidth)
             let K = keys[l].pointer, V = values[l].pointer, p = scores.pointer

@@ -117,7 +117,10 @@ public final class Model {
             training.contains { $0.name.hasPrefix("model.layers.\(l).") } || (adapters?.slots[l].contains { $0 != nil } ?? false)
         }
         // The embeddings and the prompt sit below every layer: training them takes the whole backward.
-        let inputTrains = gradOffsets[0] != nil || layout[PromptTuning.tensorName].map { gradOffsets[$0.offset] != nil } == true
+        // So does a prefix: layer 0 has one.
+        let inputTrains = gradOffsets[0] != nil || [PromptTuning.tensorName, PrefixTuning.tensorName].contains { name in
+            layout[name].map { gradOffsets[$0.offset] != nil } == true
+        }
         backwardFloor = inputTrains ? 0 : lowest ?? config.layers
         scratch = Buffer(quantized == nil ? 0 : Projection.allCases.map { $0.shape(config).out * $0.shape(config).in }.max() ?? 0)
     }
@@ -185,6 +188,7 @@ public final class Model {
     var headOffset: Int { config.tiedEmbeddings ? 0 : layout.offset("lm_head.weight") }
     var scoreOffset: Int { layout.offset("score.weight") }
     var promptOffset: Int { layout.offset(PromptTuning.tensorName) }
+    var prefixOffset: Int { layout.offset(PrefixTuning.tensorName) }
 
     /// Dropout draws for one pass: the stream key and the pass's index (step · micro-batches +
     /// micro-batch), so a resumed run draws the same masks. nil: no dropout (evaluation).
@@ -203,7 +207,7 @@ public final class Model {
         a.dropout = dropout
         let residualDropout = c.dropout > 0 ? dropout : nil
         if a.P > 0 {
-            PromptTuning.embed(a.resid[0].pointer, tokens: a.tokens, table: w + embedOffset, prompt: w + promptOffset,
+            PromptTuning.embed(a.resid[0].pointer, tokens: a.tokens, table: w + embedOffset, prompt: c.prefixTuning ? nil : w + promptOffset,
                                B: a.B, T: a.T, P: a.P, d: d, threads: threads)
         } else {
             Embedding.forward(out: a.resid[0].pointer, tokens: a.tokens, table: w + embedOffset, M: M, C: d, threads: threads)
@@ -216,6 +220,10 @@ public final class Model {
             project(l, .v, out: x.v.pointer, inp: x.xn1.pointer, a)
             RoPE.apply(x.q.pointer, B: a.B, T: a.S, heads: c.heads, D: hd, cos: rope.cos, sin: rope.sin, threads: threads)
             RoPE.apply(x.k.pointer, B: a.B, T: a.S, heads: c.kv, D: hd, cos: rope.cos, sin: rope.sin, threads: threads)
+            if c.prefixTuning {
+                PrefixTuning.insert(k: x.k.pointer, v: x.v.pointer, prefix: w + prefixOffset, layer: l, sequences: a.B, S: a.S, P: a.P,
+                                    kvWidth: c.kv * hd, row: PrefixTuning.width(c))
+            }
             Attention.forward(out: x.att.pointer, probs: x.probs.pointer, q: x.q.pointer, k: x.k.pointer, v: x.v.pointer, shape, threads: threads)
             project(l, .o, out: x.mid.pointer, inp: x.att.pointer, a)
             if let residualDropout { drop(x.mid, mask: x.mask1, residualDropout, site: 2 * l) }
@@ -355,6 +363,10 @@ public final class Model {
             projectBackward(l, .o, dinp: a.datt.pointer, dout: branch, inp: x.att.pointer, accumulateInput: false, a)
             Attention.backward(dq: a.dq.pointer, dk: a.dk.pointer, dv: a.dv.pointer, dout: a.datt.pointer, probs: x.probs.pointer,
                                q: x.q.pointer, k: x.k.pointer, v: x.v.pointer, scratch: a.attnScratch.pointer, shape, threads: threads)
+            if c.prefixTuning {
+                PrefixTuning.gather(dk: a.dk.pointer, dv: a.dv.pointer, dprefix: grad(prefixOffset), layer: l, sequences: a.B, S: a.S, P: a.P,
+                                    kvWidth: c.kv * hd, row: PrefixTuning.width(c))
+            }
             RoPE.apply(a.dq.pointer, B: a.B, T: a.S, heads: c.heads, D: hd, cos: rope.cos, sin: rope.sin, inverse: true, threads: threads)
             RoPE.apply(a.dk.pointer, B: a.B, T: a.S, heads: c.kv, D: hd, cos: rope.cos, sin: rope.sin, inverse: true, threads: threads)
             projectBackward(l, .q, dinp: a.dxn.pointer, dout: a.dq.pointer, inp: x.xn1.pointer, accumulateInput: false, a)
@@ -368,7 +380,7 @@ public final class Model {
                 Embedding.backward(dtable: dtable, dout: a.dres.pointer + rows * d, tokens: a.tokens + b * a.T, M: a.P > 0 ? a.T : a.M, C: d, threads: threads)
             }
         }
-        if a.P > 0, let dprompt = grad(promptOffset) {
+        if a.P > 0, !c.prefixTuning, let dprompt = grad(promptOffset) {
             PromptTuning.backward(dprompt: dprompt, dres: a.dres.pointer, B: a.B, T: a.T, P: a.P, d: d)
         }
     }

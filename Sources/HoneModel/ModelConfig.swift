@@ -22,8 +22,11 @@ public struct ModelConfig: Equatable, Sendable {
     public var dropout: Float = 0
     /// Width m of a bottleneck adapter after each layer's MLP (0: none; see BottleneckAdapter).
     public var adapterSize: Int = 0
-    /// Trainable embeddings put before every sequence (prompt tuning; 0: none; see PromptTuning).
+    /// Virtual tokens before every sequence (0: none): trainable input embeddings (prompt
+    /// tuning, PromptTuning), or with `prefixTuning` trainable keys and values in every layer
+    /// (PrefixTuning).
     public var virtualTokens: Int = 0
+    public var prefixTuning: Bool = false
     /// Standard deviation of the normal initialisation of every matrix.
     public var initStd: Float = 0.02
     public var bosTokenId: Int? = nil
@@ -49,6 +52,7 @@ public struct ModelConfig: Equatable, Sendable {
         if !(0..<1).contains(dropout) { return "dropout must be in [0, 1)" }
         if adapterSize < 0 { return "the adapter size must not be negative" }
         if virtualTokens < 0 || virtualTokens >= maxPositions { return "virtual tokens must be fewer than max_positions \(maxPositions)" }
+        if prefixTuning && virtualTokens == 0 { return "prefix tuning needs virtual tokens" }
         return nil
     }
 
@@ -85,6 +89,7 @@ public struct ModelConfig: Equatable, Sendable {
             o["model_type"] = .string(Self.adapterModelType)
             if adapterSize > 0 { o["hone_adapter_size"] = .int(adapterSize) }
             if virtualTokens > 0 { o["hone_virtual_tokens"] = .int(virtualTokens) }
+            if prefixTuning { o["hone_prefix_tuning"] = .bool(true) }
         }
         if let bosTokenId { o["bos_token_id"] = .int(bosTokenId) }
         if let eosTokenId { o["eos_token_id"] = .int(eosTokenId) }
@@ -117,6 +122,7 @@ public struct ModelConfig: Equatable, Sendable {
         dropout = Float(json["hone_dropout"]?.doubleValue ?? 0)
         adapterSize = json["hone_adapter_size"]?.intValue ?? 0
         virtualTokens = json["hone_virtual_tokens"]?.intValue ?? 0
+        prefixTuning = json["hone_prefix_tuning"]?.boolValue ?? false
         initStd = Float(json["initializer_range"]?.doubleValue ?? 0.02)
         bosTokenId = json["bos_token_id"]?.intValue
         eosTokenId = json["eos_token_id"]?.intValue ?? json["eos_token_id"]?.arrayValue?.first?.intValue

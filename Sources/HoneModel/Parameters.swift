@@ -34,7 +34,13 @@ public struct ParameterLayout: Sendable {
             }
         }
         add("model.norm.weight", [d])
-        if config.virtualTokens > 0 { add(PromptTuning.tensorName, [config.virtualTokens, d]) }
+        if config.virtualTokens > 0 {
+            if config.prefixTuning {
+                add(PrefixTuning.tensorName, [config.virtualTokens, PrefixTuning.width(config)])
+            } else {
+                add(PromptTuning.tensorName, [config.virtualTokens, d])
+            }
+        }
         if !config.tiedEmbeddings { add("lm_head.weight", [config.vocabSize, d]) }
         if config.scalarHead { add("score.weight", [1, d]) }
     }

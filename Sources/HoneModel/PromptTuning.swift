@@ -33,12 +33,13 @@ public enum PromptTuning {
         return (c, out)
     }
 
-    /// resid[0]: each sequence's P prompt rows, then its tokens' embeddings.
+    /// resid[0]: each sequence's P prompt rows (zeros for prefix tuning, whose rows never reach
+    /// a real token), then its tokens' embeddings.
     static func embed(_ out: UnsafeMutablePointer<Float>, tokens: UnsafePointer<Int32>, table: UnsafePointer<Float>,
-                      prompt: UnsafePointer<Float>, B: Int, T: Int, P: Int, d: Int, threads: Int) {
+                      prompt: UnsafePointer<Float>?, B: Int, T: Int, P: Int, d: Int, threads: Int) {
         let S = P + T
         for b in 0..<B {
-            (out + b * S * d).update(from: prompt, count: P * d)
+            if let prompt { (out + b * S * d).update(from: prompt, count: P * d) } else { (out + b * S * d).update(repeating: 0, count: P * d) }
             Embedding.forward(out: out + (b * S + P) * d, tokens: tokens + b * T, table: table, M: T, C: d, threads: threads)
         }
     }

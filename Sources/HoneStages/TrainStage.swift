@@ -118,7 +118,7 @@ enum TrainStage {
         // A tuned-in-part model is written whole: LoRA folded in, quantized blocks in fp32.
         try ModelFiles.save(config: config, weights: tuning.isFull ? model.weights : model.mergedWeights(), to: modelOut)
         if let lora = model.lora { try AdapterFiles.save(lora, to: adapterOut) }
-        if TuningParams.method(p) == .prompt { try AdapterFiles.savePrompt(config: config, weights: model.weights, to: adapterOut) }
+        if [.prompt, .prefix].contains(TuningParams.method(p)) { try AdapterFiles.saveVirtualTokens(config: config, weights: model.weights, to: adapterOut) }
         if let tokenizerJSON { try tokenizerJSON.write(to: modelOut.appendingPathComponent("tokenizer.json")) }
         let lines = outcome.history.map(\.canonical).joined(separator: "\n") + "\n"
         try Data(lines.utf8).write(to: metricsOut.appendingPathComponent("history.jsonl"))

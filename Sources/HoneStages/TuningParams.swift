@@ -14,12 +14,13 @@ import HonePipeline
 ///   `train_tensors` name, train. (Llama checkpoints have no bias tensors to select.)
 /// - adapter: bottleneck adapters of width `adapter_size` after every MLP; the base is frozen.
 /// - prompt: `virtual_tokens` trainable embeddings before every sequence; the base is frozen.
+/// - prefix: `virtual_tokens` trainable keys and values in every layer; the base is frozen.
 enum TuningParams {
-    enum Method: String, CaseIterable { case full, lora, qlora, freeze, adapter, prompt }
+    enum Method: String, CaseIterable { case full, lora, qlora, freeze, adapter, prompt, prefix }
 
     static let specs: [ParamSpec] = [
         ParamSpec("method", .string(choices: Method.allCases.map(\.rawValue)), default: .string("full"),
-                  help: "full (every tensor trains), lora, qlora (LoRA over a quantized frozen base), freeze (chosen tensors train), adapter (bottleneck adapters after each MLP) or prompt (prompt tuning)"),
+                  help: "full (every tensor trains), lora, qlora (LoRA over a quantized frozen base), freeze (chosen tensors train), adapter (bottleneck adapters after each MLP), prompt (prompt tuning) or prefix (prefix tuning)"),
         ParamSpec("lora_rank", .int(min: 1, max: 4096), default: .int(8), help: "lora/qlora: the adapters' rank r"),
         ParamSpec("lora_alpha", .number(min: 0), default: .double(16), help: "lora/qlora: the update is scaled by alpha/r"),
         ParamSpec("lora_dropout", .number(min: 0, max: 0.95), default: .double(0), help: "lora/qlora: dropout on the adapters' input while training"),
@@ -28,7 +29,7 @@ enum TuningParams {
         ParamSpec("quant", .string(choices: BlockMatrix.Format.allCases.map(\.rawValue)), default: .string("q4_1"),
                   help: "qlora: the block format of the frozen projections (a GGUF base already in it is kept as it is)"),
         ParamSpec("adapter_size", .int(min: 1, max: 65536), default: .int(64), help: "adapter: the bottleneck width m (2md + m + d parameters a layer)"),
-        ParamSpec("virtual_tokens", .int(min: 1, max: 4096), default: .int(20), help: "prompt: trainable embeddings put before every sequence"),
+        ParamSpec("virtual_tokens", .int(min: 1, max: 4096), default: .int(20), help: "prompt, prefix: virtual tokens before every sequence (prompt: trainable embeddings; prefix: trainable keys and values in every layer)"),
         ParamSpec("train_layers", .int(min: 0), default: .int(2), help: "freeze: the last N layers train"),
         ParamSpec("train_norms", .bool, default: .bool(false), help: "freeze: every RMSNorm gain trains too"),
         ParamSpec("train_tensors", .list(.string()), default: .array([]),
@@ -46,7 +47,7 @@ enum TuningParams {
         case .qlora: return lora.union(["quant"])
         case .freeze: return ["train_layers", "train_norms", "train_tensors"]
         case .adapter: return ["adapter_size"]
-        case .prompt: return ["virtual_tokens"]
+        case .prompt, .prefix: return ["virtual_tokens"]
         }
     }
 
@@ -100,6 +101,8 @@ enum TuningParams {
             t.base = .only(BottleneckAdapter.names(config))
         case .prompt:
             t.base = .only([PromptTuning.tensorName])
+        case .prefix:
+            t.base = .only([PrefixTuning.tensorName])
         }
         return t
     }
@@ -115,11 +118,14 @@ enum TuningParams {
             guard config.adapterSize == m else {
                 throw StageFailure("the base model already has bottleneck adapters of size \(config.adapterSize); set adapter_size: \(config.adapterSize) to go on training them")
             }
-        case .prompt:
-            let n = p.int("virtual_tokens") ?? 20
-            if config.virtualTokens == 0 { return PromptTuning.adding(to: config, weights: weights, count: n, key: key) }
-            guard config.virtualTokens == n else {
-                throw StageFailure("the base model already has \(config.virtualTokens) virtual tokens; set virtual_tokens: \(config.virtualTokens) to go on training them")
+        case .prompt, .prefix:
+            let n = p.int("virtual_tokens") ?? 20, prefix = method(p) == .prefix
+            if config.virtualTokens == 0 {
+                return prefix ? try PrefixTuning.adding(to: config, weights: weights, count: n, key: key)
+                              : PromptTuning.adding(to: config, weights: weights, count: n, key: key)
+            }
+            guard config.virtualTokens == n, config.prefixTuning == prefix else {
+                throw StageFailure("the base model already has \(config.virtualTokens) virtual tokens for \(config.prefixTuning ? "prefix" : "prompt") tuning; go on with method: \(config.prefixTuning ? "prefix" : "prompt") and virtual_tokens: \(config.virtualTokens)")
             }
         default: break
         }

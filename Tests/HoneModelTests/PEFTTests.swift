@@ -292,10 +292,58 @@ import Testing
         try ModelFiles.save(config: m.config, weights: m.weights, to: dir)
         let loaded = try ModelFiles.load(dir)
         #expect(loaded.config.virtualTokens == 3 && Case(Model(config: loaded.config, weights: loaded.weights)).logits() == logits)
-        try AdapterFiles.savePrompt(config: m.config, weights: m.weights, to: dir)
+        try AdapterFiles.saveVirtualTokens(config: m.config, weights: m.weights, to: dir)
         let peft = try Safetensors.read(dir.appendingPathComponent("adapter_model.safetensors"))
         #expect(peft["prompt_embeddings"]?.shape == [3, c.hiddenSize])
         let config = try JSONValue.parse(try Data(contentsOf: dir.appendingPathComponent("adapter_config.json")))
         #expect(config["peft_type"]?.stringValue == "PROMPT_TUNING" && config["num_virtual_tokens"]?.intValue == 3)
+    }
+
+    static func prefixed(_ c: ModelConfig, P: Int = 3) throws -> Model {
+        let a = try PrefixTuning.adding(to: c, weights: weights(c), count: P, key: 61)
+        var t = Tuning()
+        t.base = .only([PrefixTuning.tensorName])
+        return Model(config: a.config, weights: a.weights, tuning: t)
+    }
+
+    @Test func prefixTuningGradientsMatchFiniteDifferences() throws {
+        let c = Self.config()
+        let m = try Self.prefixed(c)
+        // P rows of (key, value) for every layer: 3 × 2 layers × 2 × kv 2 × D 8.
+        #expect(m.trainable.map(\.name) == ["prefix_key_values"] && m.trainableCount == 3 * 2 * 2 * 2 * 8)
+        checkTrainable(Case(m))
+    }
+
+    /// Prompt tuning and prefix tuning are two methods: a prompt acts at the input only, a prefix
+    /// in every layer. With the same virtual tokens, a prefix made of the keys and values the
+    /// prompt produces computes exactly the prompt-tuned model; perturbing one layer's prefix
+    /// changes the output, which no input embedding reaches in the same way.
+    @Test func prefixTuningIsNotPromptTuning() throws {
+        let c = Self.config()
+        let prompted = Self.prompted(c)
+        // The keys and values the prompt-tuned model caches for its virtual tokens, as a prefix.
+        let g = Generator(model: prompted)
+        _ = try g.feed([1])
+        var pc = c
+        pc.virtualTokens = 3; pc.prefixTuning = true
+        let layout = ParameterLayout(pc), w = Buffer(layout.count)
+        for t in ParameterLayout(c).tensors { if let n = layout[t.name] { (w.pointer + n.offset).update(from: Self.weights(c).pointer + t.offset, count: t.count) } }
+        let prefix = try #require(layout["prefix_key_values"])
+        let kvWidth = c.kv * c.headDim, row = prefix.shape[1]
+        for j in 0..<3 {
+            for l in 0..<c.layers {
+                let kv = g.cached(layer: l, position: j)
+                (w.pointer + prefix.offset + j * row + 2 * l * kvWidth).update(from: kv.key.baseAddress!, count: kvWidth)
+                (w.pointer + prefix.offset + j * row + (2 * l + 1) * kvWidth).update(from: kv.value.baseAddress!, count: kvWidth)
+            }
+        }
+        let prefixed = Model(config: pc, weights: w)
+        let a = Case(prompted).logits(), b = Case(prefixed).logits()
+        let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 1
+        #expect(worst < 1e-4, "a prefix holding the prompt's keys and values gives other logits: \(worst)")
+        // Layer 1's prefix alone moves the output; prompt tuning has no such parameter.
+        w[prefix.offset + 2 * 1 * kvWidth] += 1
+        #expect(Case(Model(config: pc, weights: w)).logits() != b)
+        #expect(prompted.layout["prefix_key_values"] == nil && prefixed.layout["prompt_embeddings"] == nil)
     }
 }

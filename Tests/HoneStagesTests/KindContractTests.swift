@@ -207,7 +207,7 @@ func runPipeline(_ yaml: String, files: [String: String], copies: [String: URL] 
     }
 }
 
-/// Golden tests of the PEFT methods: LoRA, QLoRA, freezing, bottleneck adapters and prompt tuning on a tiny pretrained model,
+/// Golden tests of the PEFT methods: LoRA, QLoRA, freezing, bottleneck adapters, prompt and prefix tuning on a tiny pretrained model,
 /// pinned digests, and the adapter in PEFT's layout.
 @Suite struct GoldenTuningTests {
     @Test func everyTuningMethodGivesThePinnedBytes() throws {
@@ -240,6 +240,10 @@ func runPipeline(_ yaml: String, files: [String: String], copies: [String: URL] 
             kind: sft
             inputs: {data: tokenize.data, base: pretrain.model}
             params: {method: prompt, virtual_tokens: 4, seq_len: 28, batch_size: 2, steps: 3, lr: 0.1}
+          prefix:
+            kind: sft
+            inputs: {data: tokenize.data, base: pretrain.model}
+            params: {method: prefix, virtual_tokens: 4, seq_len: 28, batch_size: 2, steps: 3, lr: 0.01}
         """
         let files = ["train.jsonl": records, "val.jsonl": String(records.split(separator: "\n").prefix(4).joined(separator: "\n")) + "\n"]
         let lock = try runPipeline(yaml, files: files)
@@ -256,8 +260,11 @@ func runPipeline(_ yaml: String, files: [String: String], copies: [String: URL] 
         #expect(adapter.metrics["parameters"] == (lock.stages["pretrain"]?.metrics["parameters"] ?? 0) + 2 * (2 * 8 * 32 + 8 + 32))
         let prompt = try #require(lock.stages["prompt"])
         #expect(prompt.metrics["trainable_parameters"] == 4 * 32 && (prompt.outputs["adapter"]?.size ?? 0) > 0)
+        // A key and a value of width 32 for each of 4 virtual tokens in each of 2 layers.
+        let prefix = try #require(lock.stages["prefix"])
+        #expect(prefix.metrics["trainable_parameters"] == 4 * 2 * 2 * 32 && (prefix.outputs["adapter"]?.size ?? 0) > 0)
         let again = try runPipeline(yaml, files: files)
-        for name in ["lora", "qlora", "freeze", "adapter", "prompt"] {
+        for name in ["lora", "qlora", "freeze", "adapter", "prompt", "prefix"] {
             #expect(again.stages[name]?.outputs["model"]?.digest == lock.stages[name]?.outputs["model"]?.digest, "\(name) is not deterministic")
         }
         guard BLASInfo.coreName == GoldenTrainingKindTests.pinnedCore else {
@@ -272,6 +279,7 @@ func runPipeline(_ yaml: String, files: [String: String], copies: [String: URL] 
         #expect(adapter.outputs["model"]?.digest.hex == "908049617fbaa93181dbecde24f0c61d3bbab3228464b733b991d6ed6b7aa33c", "adapter model")
         #expect(prompt.outputs["model"]?.digest.hex == "93c8d58d9a139605de6945fa49dc892c7af37eb5a9f9b918316b88347c3ea7c3", "prompt model")
         #expect(prompt.outputs["adapter"]?.digest.hex == "ff7ff5f5a7388fcf8a136b4b6abde58879288a29a32e9d096d79c45033b30116", "prompt adapter")
+        #expect(prefix.outputs["model"]?.digest.hex == "4aa0ed5c9132085601b03e352d494df5373ff5d750b5990d24f16d1f7fc16421", "prefix model")
     }
 }
 

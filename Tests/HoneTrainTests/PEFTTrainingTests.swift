@@ -54,7 +54,19 @@ import Testing
     static let methods: [(name: String, make: (Int) throws -> Model)] = [
         ("lora", { try model(lora(), threads: $0) }), ("qlora", { try model(lora(), quantized: true, threads: $0) }),
         ("freeze", { try model(freeze(), threads: $0) }), ("adapter", { try adapter(threads: $0) }), ("prompt", { try prompt(threads: $0) }),
+        ("prefix", { try prefix(threads: $0) }),
     ]
+
+    /// A four-token prefix in every layer; only it trains.
+    static func prefix(threads: Int = 1) throws -> Model {
+        let c = config()
+        var base = c
+        base.maxPositions = 16
+        let a = try PrefixTuning.adding(to: base, weights: initialWeights(ParameterLayout(base), config: base, key: 3), count: 4, key: 5)
+        var t = Tuning()
+        t.base = .only([PrefixTuning.tensorName])
+        return Model(config: a.config, weights: a.weights, threads: threads, tuning: t)
+    }
 
     static func freeze() -> Tuning {
         var t = Tuning()
