@@ -3,7 +3,7 @@
 `transformers` (which loads the same file with `gguf_file=`), and a LoRA adapter Hone trained, in
 HF PEFT.
 
-    interop_smollm2.py HONE_BIN GGUF ADAPTER_DIR MERGED_DIR
+    interop_smollm2.py HONE_BIN GGUF ADAPTER_DIR MERGED_DIR [PROMPT_ADAPTER PROMPT_MODEL [PREFIX_ADAPTER PREFIX_MODEL]]
 
 1. Tokenizer: a varied corpus encodes to the same ids in Hone (the GGUF's tokenizer.ggml.* and
    its pre-tokenizer) and in transformers' tokenizer for the same file.
@@ -11,6 +11,8 @@ HF PEFT.
    same first 20 new tokens, token for token.
 3. PEFT: `PeftModel.from_pretrained(base, ADAPTER_DIR)` over the GGUF base gives the logits of
    the merged model Hone wrote (MERGED_DIR), and its `merge_and_unload()` the same weights.
+4. Prompt and prefix tuning: the PROMPT_TUNING and PREFIX_TUNING adapters Hone wrote give, over
+   the same base in PEFT, the logits of Hone's prompt- and prefix-tuned models on the real tokens.
 
 Prints one JSON line per check and a summary; exits 1 when a check fails.
 """
@@ -22,6 +24,7 @@ from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 hone, gguf, adapter_dir, merged_dir = sys.argv[1:5]
+virtual_dirs = [sys.argv[i:i + 2] for i in (5, 7) if len(sys.argv) >= i + 2]
 gguf_dir, gguf_file = os.path.dirname(os.path.abspath(gguf)), os.path.basename(gguf)
 work = tempfile.mkdtemp(prefix="hone-interop-smollm2-")
 results = []
@@ -102,6 +105,23 @@ merged = peft.merge_and_unload().state_dict()
 hone_weights = load_file(os.path.join(merged_dir, "model.safetensors"))
 worst = max(float((merged[k] - hone_weights[k]).abs().max()) for k in hone_weights if k in merged)
 report("peft_merge_equals_hone_merge", worst < 1e-5, max_abs_diff=worst)
+
+# 4. Prompt and prefix tuning: PEFT puts the virtual tokens before the input (prompt) or their keys
+# and values in every layer's cache (prefix), at positions 0..<P, as Hone does.
+for prompt_adapter, prompt_model in virtual_dirs:
+    kind = json.load(open(os.path.join(prompt_adapter, "adapter_config.json")))["peft_type"].lower()
+    logits_file = os.path.join(work, f"{kind}_logits.safetensors")
+    subprocess.run([hone, "generate", prompt_model, prompt, "--template", "none", "--max-tokens", "1", "--logits", logits_file],
+                   check=True, capture_output=True)
+    t = load_file(logits_file)
+    ids, hone_logits = t["ids"].long(), t["logits"]
+    fresh = AutoModelForCausalLM.from_pretrained(gguf_dir, gguf_file=gguf_file, torch_dtype=torch.float32)
+    tuned = PeftModel.from_pretrained(fresh, prompt_adapter)
+    tuned.eval()
+    with torch.no_grad():
+        ref = tuned(input_ids=ids[None]).logits[0, -len(ids):]
+    rel = float((ref - hone_logits).abs().max() / ref.abs().max())
+    report(f"peft_{kind}_logits", rel < 1e-4, logits_max_rel_diff=rel, tokens=len(ids))
 
 ok = all(results)
 print(json.dumps({"bench": "interop_smollm2", "transformers": __import__("transformers").__version__,
