@@ -22,7 +22,7 @@ enum TuningParams {
         ParamSpec("method", .string(choices: Method.allCases.map(\.rawValue)), default: .string("full"),
                   help: "full (every tensor trains), lora, qlora (LoRA over a quantized frozen base), freeze (chosen tensors train), adapter (bottleneck adapters after each MLP), prompt (prompt tuning) or prefix (prefix tuning)"),
         ParamSpec("lora_rank", .int(min: 1, max: 4096), default: .int(8), help: "lora/qlora: the adapters' rank r"),
-        ParamSpec("lora_alpha", .number(min: 0), default: .double(16), help: "lora/qlora: the update is scaled by alpha/r"),
+        ParamSpec("lora_alpha", .number(min: 0), default: .double(16), help: "lora/qlora: the update is scaled by alpha/r (above 0)"),
         ParamSpec("lora_dropout", .number(min: 0, max: 0.95), default: .double(0), help: "lora/qlora: dropout on the adapters' input while training"),
         ParamSpec("lora_targets", .list(.string(choices: Projection.allCases.map(\.rawValue))),
                   default: .array(Projection.allCases.map { .string($0.rawValue) }), help: "lora/qlora: the projections that get adapters"),

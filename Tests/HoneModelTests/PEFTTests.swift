@@ -326,8 +326,10 @@ import Testing
         _ = try g.feed([1])
         var pc = c
         pc.virtualTokens = 3; pc.prefixTuning = true
-        let layout = ParameterLayout(pc), w = Buffer(layout.count)
-        for t in ParameterLayout(c).tensors { if let n = layout[t.name] { (w.pointer + n.offset).update(from: Self.weights(c).pointer + t.offset, count: t.count) } }
+        let layout = ParameterLayout(pc), w = Buffer(layout.count), base = Self.weights(c)
+        withExtendedLifetime(base) {
+            for t in ParameterLayout(c).tensors { if let n = layout[t.name] { (w.pointer + n.offset).update(from: base.pointer + t.offset, count: t.count) } }
+        }
         let prefix = try #require(layout["prefix_key_values"])
         let kvWidth = c.kv * c.headDim, row = prefix.shape[1]
         for j in 0..<3 {
@@ -337,6 +339,7 @@ import Testing
                 (w.pointer + prefix.offset + j * row + (2 * l + 1) * kvWidth).update(from: kv.value.baseAddress!, count: kvWidth)
             }
         }
+        withExtendedLifetime(g) {}  // the cache the copies above read from lives until here
         let prefixed = Model(config: pc, weights: w)
         let a = Case(prompted).logits(), b = Case(prefixed).logits()
         let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 1
