@@ -53,6 +53,8 @@ enum TrainParams {
         ParamSpec("save_total_limit", .int(min: 1), default: .int(2), help: "checkpoints kept"),
         ParamSpec("keep_checkpoints", .bool, default: .bool(false), help: "copy the kept checkpoints into the `checkpoints` output"),
         ParamSpec("shuffle", .bool, default: .bool(true), help: "shuffle the training examples each epoch (seeded)"),
+        ParamSpec("replay_fraction", .number(min: 0, max: 0.9), default: .double(0.25),
+                  help: "with a replay input: the share of the mixed training tokens that come from it"),
     ]
 
     static func config(_ p: Params, vocabSize: Int) -> ModelConfig {

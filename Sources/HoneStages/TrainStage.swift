@@ -15,6 +15,7 @@ enum TrainStage {
         InputSpec("data", help: "token shards from tokenize: train (and val for evaluation)"),
         InputSpec("tokenizer", help: "the folder with tokenizer.json (from tokenize); copied next to the model", optional: true),
         InputSpec("base", help: "a model folder (config.json + model.safetensors), a checkpoints output (its newest checkpoint), or a Llama GGUF file, to start from instead of random weights", optional: true),
+        InputSpec("replay", help: "token shards of a general corpus whose train shard is mixed into training (replay_fraction), against forgetting", optional: true),
     ]
     static let outputs = [
         OutputSpec("model", help: "model.safetensors + config.json (Hugging Face Llama) + tokenizer.json"),
@@ -75,8 +76,18 @@ enum TrainStage {
             throw StageFailure("\(context.stageName): seq_len \(T) is longer than the model's max_positions \(config.maxPositions)")
         }
 
-        let train = try shard(dataDir, "train", vocab: config.vocabSize, required: true, stage: context.stageName)
-        guard let train else { throw StageFailure("\(context.stageName): no train shard") }
+        guard var train = try shard(dataDir, "train", vocab: config.vocabSize, required: true, stage: context.stageName) else {
+            throw StageFailure("\(context.stageName): no train shard")
+        }
+        var replayTokens = 0
+        if context.inputs["replay"] == nil && p.double("replay_fraction") != 0.25 {
+            context.log.write("\(context.stageName): warning: replay_fraction is set but there is no replay input, so nothing is mixed in")
+        }
+        if let replayDir = context.inputs["replay"],
+           let general = try shard(replayDir, "train", vocab: config.vocabSize, required: true, stage: context.stageName) {
+            (train, replayTokens) = Replay.mix(train, with: general, fraction: p.double("replay_fraction") ?? 0.25)
+            context.log.write("\(context.stageName): replay: \(replayTokens) tokens of the replay corpus mixed into \(train.tokens.count - replayTokens) of the training data")
+        }
         if useMask && train.mask == nil {
             throw StageFailure("\(context.stageName): the train shard has no loss mask; tokenize the records with a chat template (template: chatml or alpaca)")
         }
@@ -130,7 +141,7 @@ enum TrainStage {
 
         var metrics: [String: Double] = [
             "steps": Double(outcome.steps), "parameters": Double(parameters), "trainable_parameters": Double(model.trainableCount),
-            "train_loss": outcome.finalTrainLoss, "train_examples": Double(trainExamples.count),
+            "train_loss": outcome.finalTrainLoss, "train_examples": Double(trainExamples.count), "replay_tokens": Double(replayTokens),
         ]
         let evals = outcome.history.compactMap { $0["val_loss"]?.doubleValue }
         if let first = evals.first { metrics["val_loss_first"] = first }

@@ -180,24 +180,7 @@ public final class Trainer {
 
     /// Mean loss per loss token over val (in order, no dropout), up to `evalBatches` batches.
     public func evaluate(_ val: Examples) -> Double {
-        var sum = 0.0, tokens = 0
-        let B = settings.batchSize
-        let batches = (val.count + B - 1) / B
-        for b in 0..<(settings.evalBatches > 0 ? min(batches, settings.evalBatches) : batches) {
-            for r in 0..<B {
-                let ex = b * B + r
-                if ex < val.count {
-                    val.fill(ex, tokens: acts.tokens + r * val.T, targets: targets + r * val.T, mask: mask + r * val.T)
-                } else {
-                    for t in 0..<val.T { acts.tokens[r * val.T + t] = 0; targets[r * val.T + t] = 0; mask[r * val.T + t] = 0 }
-                }
-            }
-            model.forward(acts)
-            model.lmHeadForward(acts)
-            _ = model.lmLoss(acts, targets: targets, mask: mask)
-            for m in 0..<acts.M where mask[m] != 0 { sum += Double(acts.rowLosses[m]); tokens += 1 }
-        }
-        return tokens > 0 ? sum / Double(tokens) : .nan
+        meanLoss(model, on: val, acts: acts, targets: targets, mask: mask, batches: settings.evalBatches).loss
     }
 
     func observe(valLoss v: Double) {

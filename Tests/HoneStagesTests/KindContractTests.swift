@@ -283,6 +283,56 @@ func runPipeline(_ yaml: String, files: [String: String], copies: [String: URL] 
     }
 }
 
+/// Continued pretraining on a domain with replay of a general corpus, and `evaluate` putting
+/// perplexity before and after side by side on both corpora: pinned numbers and digests.
+@Suite struct GoldenEvaluateTests {
+    @Test func evaluateAndReplayGiveThePinnedNumbers() throws {
+        let domain = (0..<60).map { i in "the motor \(i % 7) turns the gear \(i % 5) while the belt \(i % 3) runs" }.joined(separator: "\n") + "\n"
+        let general = (0..<60).map { i in "a cat \(i % 4) sat on the mat near door \(i % 6) today" }.joined(separator: "\n") + "\n"
+        func yaml(_ fraction: Double) -> String { """
+        seed: 2
+        stages:
+          tok_domain: {kind: tokenize, inputs: {train: domain.txt, val: domain_val.txt}, params: {vocab_size: 300}}
+          tok_general: {kind: tokenize, inputs: {train: general.txt, val: general_val.txt, tokenizer: tok_domain.tokenizer}}
+          base:
+            kind: pretrain
+            inputs: {data: tok_general.data, tokenizer: tok_domain.tokenizer}
+            params: {hidden_size: 16, layers: 1, heads: 2, seq_len: 16, batch_size: 4, steps: 6}
+          cpt:
+            kind: pretrain
+            inputs: {data: tok_domain.data, base: base.model, replay: tok_general.data}
+            params: {seq_len: 16, batch_size: 4, steps: 6, replay_fraction: \(fraction), eval_before: true}
+          before_general: {kind: evaluate, inputs: {model: base.model, data: tok_general.data}, params: {seq_len: 16}}
+          after_general: {kind: evaluate, inputs: {model: cpt.model, data: tok_general.data}, params: {seq_len: 16}}
+          after_domain: {kind: evaluate, inputs: {model: cpt.model, data: tok_domain.data}, params: {seq_len: 16, splits: [val, train]}}
+        """ }
+        let files = ["domain.txt": domain, "domain_val.txt": String(domain.split(separator: "\n").suffix(8).joined(separator: "\n")) + "\n",
+                     "general.txt": general, "general_val.txt": String(general.split(separator: "\n").suffix(8).joined(separator: "\n")) + "\n"]
+        let lock = try runPipeline(yaml(0.5), files: files)
+        let lighter = try runPipeline(yaml(0.2), files: files)
+        let replayed = try #require(lock.stages["cpt"]?.metrics["replay_tokens"])
+        // Half the mixed tokens come from the general corpus: about as many as the domain has.
+        let domainTokens = try #require(lock.stages["tok_domain"]?.metrics["train_tokens"])
+        #expect(replayed >= domainTokens && replayed < domainTokens + 20, "replayed \(replayed) of \(domainTokens)")
+        #expect((lighter.stages["cpt"]?.metrics["replay_tokens"] ?? 0) < replayed)
+        // evaluate on the domain model's val shard agrees with the training stage's own last val loss.
+        let after = try #require(lock.stages["after_domain"])
+        #expect(after.metrics["val_loss"] == lock.stages["cpt"]?.metrics["val_loss"])
+        #expect(after.metrics["train_perplexity"] != nil && after.metrics["val_tokens"] ?? 0 > 0)
+        let before = try #require(lock.stages["before_general"]?.metrics["val_perplexity"])
+        let forgotten = try #require(lock.stages["after_general"]?.metrics["val_perplexity"])
+        #expect(before.isFinite && forgotten.isFinite)
+        guard BLASInfo.coreName == GoldenTrainingKindTests.pinnedCore else {
+            print("golden evaluate numbers are pinned for OpenBLAS core \(GoldenTrainingKindTests.pinnedCore); this is \(BLASInfo.coreName)")
+            return
+        }
+        #expect(lock.stages["before_general"]?.metrics["val_loss"] == 5.583046, "before_general val_loss")
+        #expect(lock.stages["after_general"]?.metrics["val_loss"] == 5.482824, "after_general val_loss")
+        #expect(after.outputs["report"]?.digest.hex == "522a9c070bef4bc539fa817084d025f5b07e23511c41f1f24e8fd3efc889f8f5", "after_domain report")
+        #expect(lock.stages["cpt"]?.outputs["model"]?.digest.hex == "b231a973425d0f2fe639e85ac3c3425c3603163f2cf374eb764ebc8327d3abed", "cpt model")
+    }
+}
+
 /// Fine-tuning the real reference model (from `make model`): tokenize with the GGUF's own
 /// tokenizer, then a few SFT steps from the GGUF as base. Skips, saying so, without the model.
 @Suite struct RealBaseModelTests {
