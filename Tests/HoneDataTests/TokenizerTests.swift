@@ -1,6 +1,7 @@
 import Foundation
 import HoneBase
 import HoneData
+import HoneFormats
 import Testing
 
 @Suite struct PreTokenizerTests {
@@ -68,6 +69,25 @@ func oracleCorpus() throws -> (path: String, lines: [String]) {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("hone-tok-\(UUID().uuidString).json").path
         try Data(hone.json.pretty.utf8).write(to: URL(fileURLWithPath: path))
         let texts = variedTexts + ["<|endoftext|>between<|endoftext|>", "no special<|endoftext"]
+        let data = try HFOracle.run(["encode", path, try HFOracle.tempJSON(texts)])
+        let hf = try #require(try JSONSerialization.jsonObject(with: data) as? [[Int]])
+        for (text, ids) in zip(texts, hf) { #expect(hone.encode(text) == ids, "\(text.debugDescription)") }
+    }
+
+    /// SmolLM2's tokenizer as its GGUF stores it (tokenizer.ggml.*, the `smollm` pre-tokenizer),
+    /// written out as tokenizer.json: HF `tokenizers` encodes every text to Hone's ids.
+    @Test(.enabled(if: HFOracle.available, HFOracle.skipReason))
+    func smolLM2sGGUFTokenizerEncodesInHFAsInHone() throws {
+        let gguf = HFOracle.repo.appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf")
+        guard FileManager.default.fileExists(atPath: gguf.path) else {
+            print("skipped: \(gguf.path) is missing (make model fetches it)")
+            return
+        }
+        let hone = try Tokenizer(gguf: try GGUF(url: gguf))
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("hone-smol-\(UUID().uuidString).json").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try Data(hone.json.pretty.utf8).write(to: URL(fileURLWithPath: path))
+        let texts = variedTexts + ["<|im_start|>user\nHi<|im_end|>", "  two  spaces\tand\ttabs  ", "3.14159 and 1,000,000 and 2026-11-30"]
         let data = try HFOracle.run(["encode", path, try HFOracle.tempJSON(texts)])
         let hf = try #require(try JSONSerialization.jsonObject(with: data) as? [[Int]])
         for (text, ids) in zip(texts, hf) { #expect(hone.encode(text) == ids, "\(text.debugDescription)") }
