@@ -42,7 +42,8 @@ extension DecodeState {
                     guard let p = byName[producer] else { continue }
                     if !p.outputNames.contains(output), let node {
                         fail(node, "stages.\(stage.name).inputs.\(name)", "'\(output)' is not an output of stage '\(producer)'"
-                            + suggestion(for: output, in: p.outputNames) + " (outputs: \(p.outputNames.joined(separator: ", ")))")
+                            + suggestion(for: output, in: p.outputNames) + " (outputs: \(p.outputNames.joined(separator: ", ")))"
+                            + "; to read the workspace file '\(producer).\(output)' instead, write './\(producer).\(output)'")
                     }
                     if producer == stage.name, let node {
                         fail(node, "stages.\(stage.name).inputs.\(name)", "a stage cannot read its own output")

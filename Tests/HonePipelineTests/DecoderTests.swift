@@ -34,6 +34,20 @@ func decode(_ yaml: String, kinds: [any StageKind] = [], overrides: [String] = [
         #expect(d.description.contains("-S sede=1: vars.sede: unknown var 'sede'"))
     }
 
+    /// A file named like STAGE.OUTPUT reads as that stage's output; the error says how to name the file.
+    @Test func aFileNamedLikeAStageOutputGetsTheWayToReadIt() {
+        let yaml = """
+        stages:
+          domain: {kind: shell, cmd: x, outs: [out.txt]}
+          b: {kind: shell, cmd: y, inputs: {text: domain.txt}, outs: [b.txt]}
+          c: {kind: shell, cmd: z, inputs: {text: ./domain.txt}, outs: [c.txt]}
+        """
+        guard case let .failure(d) = decode(yaml) else { Issue.record("accepted"); return }
+        #expect(d.description.contains("stages.b.inputs.text: 'txt' is not an output of stage 'domain'"))
+        #expect(d.description.contains("to read the workspace file 'domain.txt' instead, write './domain.txt'"))
+        #expect(!d.description.contains("stages.c."))
+    }
+
     @Test func cycleIsReportedWithItsPath() {
         guard case let .failure(d) = decode("""
         stages:
