@@ -38,11 +38,8 @@ public enum BottleneckAdapter {
     public static func adding(to config: ModelConfig, weights: Buffer, size m: Int, key: UInt64) -> (config: ModelConfig, weights: Buffer) {
         var c = config
         c.adapterSize = m
-        let fresh = initialWeights(ParameterLayout(c), config: c, key: key)
-        let old = ParameterLayout(config), new = ParameterLayout(c)
-        for t in old.tensors {
-            if let n = new[t.name] { (fresh.pointer + n.offset).update(from: weights.pointer + t.offset, count: t.count) }
-        }
+        let new = ParameterLayout(c), fresh = initialWeights(new, config: c, key: key)
+        new.copy(weights, from: ParameterLayout(config), into: fresh)
         return (c, fresh)
     }
 

@@ -127,7 +127,8 @@ public final class LoRA {
             Matmul.backward(dinp: a.dx.pointer, dweight: g + s.a, dbias: nil, dout: dv, inp: a.xs.pointer, weight: w + s.a,
                             M: M, K: s.inFeatures, N: r, accumulateInput: false, threads: threads)
             let dx = a.dx.pointer, mask = a.mask.pointer
-            for i in 0..<(M * s.inFeatures) { dinp[i] += dx[i] * mask[i] }
+            let slices = Parallel.slices(M * s.inFeatures, size: Dropout.elementsPerTask)
+            Parallel.run(tasks: slices.count, threads: threads) { t in for i in slices[t] { dinp[i] += dx[i] * mask[i] } }
         } else {
             Matmul.backward(dinp: dinp, dweight: g + s.a, dbias: nil, dout: dv, inp: inp, weight: w + s.a,
                             M: M, K: s.inFeatures, N: r, threads: threads)

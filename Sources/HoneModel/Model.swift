@@ -11,8 +11,8 @@ public struct Tuning: Sendable {
     public var loraKey: UInt64 = 0
     public init() {}
 
-    /// Full fine-tuning: every base tensor trains, no adapters.
-    public var isFull: Bool { base == .all && lora == nil }
+    /// Nothing trains: a model for evaluation or generation.
+    public static var frozen: Tuning { var t = Tuning(); t.base = .none; return t }
 
     /// What a checkpoint records, so it is never restored into a model tuned another way.
     public var json: JSONValue {
@@ -166,12 +166,12 @@ public final class Model {
     }
 
     /// The whole model in fp32 under `ParameterLayout(config)`, with the projections
-    /// dequantized and LoRA's updates folded in: what a merged export writes.
+    /// dequantized and LoRA's updates folded in: what a merged export writes. Without LoRA or
+    /// quantized projections that is `weights` itself, not a copy.
     public func mergedWeights() -> Buffer {
-        let full = ParameterLayout(config), out = Buffer(full.count)
-        for t in layout.tensors {
-            if let f = full[t.name] { (out.pointer + f.offset).update(from: weights.pointer + t.offset, count: t.count) }
-        }
+        guard lora != nil || quantized != nil else { return weights }
+        let full = ParameterLayout(config)
+        let out = full.relayout(weights, from: layout)
         for l in 0..<config.layers {
             for p in Projection.allCases {
                 guard let f = full[p.weightName(layer: l)] else { continue }

@@ -63,6 +63,22 @@ public struct ParameterLayout: Sendable {
     /// Offset of a tensor this layout is known to hold.
     func offset(_ name: String) -> Int { index[name].map { tensors[$0].offset } ?? 0 }
 
+    /// `values` laid out as `source` moved into a new buffer in this layout: every tensor both
+    /// have, by name; the rest zero (a base model gaining adapters, or losing its projections to
+    /// quantized blocks).
+    public func relayout(_ values: Buffer, from source: ParameterLayout) -> Buffer {
+        let out = Buffer(count)
+        copy(values, from: source, into: out)
+        return out
+    }
+
+    /// The tensors both layouts have, by name, from `values` (in `source`) into `out` (in this one).
+    public func copy(_ values: Buffer, from source: ParameterLayout, into out: Buffer) {
+        for t in tensors {
+            if let s = source[t.name] { (out.pointer + t.offset).update(from: values.pointer + s.offset, count: t.count) }
+        }
+    }
+
     /// Every tensor as a trainable view of `weights` and `grads` (both in this layout).
     public func views(weights: Buffer, grads: Buffer) -> [TrainableTensor] {
         tensors.map { TrainableTensor(name: $0.name, count: $0.count, weights: weights.pointer + $0.offset,

@@ -25,11 +25,8 @@ public enum PrefixTuning {
         var c = config
         c.virtualTokens = P
         c.prefixTuning = true
-        let old = ParameterLayout(config), new = ParameterLayout(c)
-        let out = Buffer(new.count)
-        for t in old.tensors {
-            if let n = new[t.name] { (out.pointer + n.offset).update(from: weights.pointer + t.offset, count: t.count) }
-        }
+        let new = ParameterLayout(c)
+        let out = new.relayout(weights, from: ParameterLayout(config))
         guard let prefix = new[tensorName] else { return (c, out) }
         var rng = CounterRNG(key: key)
         let tokens = (0..<P).map { _ in Int32(rng.below(config.vocabSize)) }

@@ -18,10 +18,7 @@ public enum PromptTuning {
         var c = config
         c.virtualTokens = P
         let old = ParameterLayout(config), new = ParameterLayout(c)
-        let out = Buffer(new.count)
-        for t in old.tensors {
-            if let n = new[t.name] { (out.pointer + n.offset).update(from: weights.pointer + t.offset, count: t.count) }
-        }
+        let out = new.relayout(weights, from: old)
         if let prompt = new[tensorName], let embed = old["model.embed_tokens.weight"] {
             var rng = CounterRNG(key: key)
             let d = config.hiddenSize

@@ -34,15 +34,11 @@ public final class QuantizedProjections {
         }
     }
 
-    /// The tensors of full fp32 weights that stay fp32 beside quantized projections, laid out
-    /// as `ParameterLayout(config, projections: false)`.
-    public static func unquantizedPart(of weights: Buffer, config: ModelConfig) -> Buffer {
-        let full = ParameterLayout(config), rest = ParameterLayout(config, projections: false)
-        let out = Buffer(rest.count)
-        for t in rest.tensors {
-            if let f = full[t.name] { (out.pointer + t.offset).update(from: weights.pointer + f.offset, count: t.count) }
-        }
-        return out
+    /// Full fp32 weights (`ParameterLayout(config)`) cut in two: the projections quantized, and
+    /// the tensors that stay fp32 beside them, laid out as `ParameterLayout(config, projections: false)`.
+    public static func split(_ weights: Buffer, config: ModelConfig, format: BlockMatrix.Format) throws -> (rest: Buffer, quantized: QuantizedProjections) {
+        let quantized = try QuantizedProjections(quantizing: weights, config: config, format: format)
+        return (ParameterLayout(config, projections: false).relayout(weights, from: ParameterLayout(config)), quantized)
     }
 
     static func quantize(_ x: UnsafePointer<Float>, rows: Int, columns: Int, format: BlockMatrix.Format, name: String) throws -> BlockMatrix {

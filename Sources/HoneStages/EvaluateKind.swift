@@ -48,7 +48,7 @@ struct EvaluateKind: StageKind {
         guard T + base.config.virtualTokens <= base.config.maxPositions else {
             throw StageFailure("\(context.stageName): seq_len \(T) is longer than the model's max_positions \(base.config.maxPositions)")
         }
-        let model = Model(config: base.config, weights: base.weights, threads: Parallel.defaultThreads, tuning: { var t = Tuning(); t.base = .none; return t }())
+        let model = Model(config: base.config, weights: base.weights, threads: Parallel.defaultThreads, tuning: .frozen)
         let acts = Activations(for: model, B: B, T: T)
         let targets = UnsafeMutablePointer<Int32>.allocate(capacity: acts.M), mask = UnsafeMutablePointer<UInt8>.allocate(capacity: acts.M)
         defer { targets.deallocate(); mask.deallocate() }

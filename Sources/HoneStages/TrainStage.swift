@@ -62,10 +62,7 @@ enum TrainStage {
             config = TrainParams.config(p, vocabSize: tokenizer.bpe.tokens.count)
             if let problem = config.problem { throw StageFailure("\(context.stageName): \(problem)") }
             weights = initialWeights(ParameterLayout(config), config: config, key: context.seed(for: "init"))
-            if let quant {
-                quantized = try QuantizedProjections(quantizing: weights, config: config, format: quant)
-                weights = QuantizedProjections.unquantizedPart(of: weights, config: config)
-            }
+            if let quant { (weights, quantized) = try QuantizedProjections.split(weights, config: config, format: quant) }
         }
         if let tokenizer {
             let ids = Dictionary(tokenizer.specialTokens.map { ($0.content, $0.id) }, uniquingKeysWith: { a, _ in a })
@@ -127,7 +124,7 @@ enum TrainStage {
         }, log: { context.log.write($0) })
 
         // A tuned-in-part model is written whole: LoRA folded in, quantized blocks in fp32.
-        try ModelFiles.save(config: config, weights: tuning.isFull ? model.weights : model.mergedWeights(), to: modelOut)
+        try ModelFiles.save(config: config, weights: model.mergedWeights(), to: modelOut)
         if let lora = model.lora { try AdapterFiles.save(lora, to: adapterOut) }
         if [.prompt, .prefix].contains(TuningParams.method(p)) { try AdapterFiles.saveVirtualTokens(config: config, weights: model.weights, to: adapterOut) }
         if let tokenizerJSON { try tokenizerJSON.write(to: modelOut.appendingPathComponent("tokenizer.json")) }
@@ -161,8 +158,8 @@ enum TrainStage {
     static func loadBase(_ folder: URL, quant: BlockMatrix.Format?) throws -> Base {
         func quantizing(_ config: ModelConfig, _ weights: Buffer, _ tokenizer: Data?) throws -> Base {
             guard let quant else { return (config, weights, nil, tokenizer) }
-            let q = try QuantizedProjections(quantizing: weights, config: config, format: quant)
-            return (config, QuantizedProjections.unquantizedPart(of: weights, config: config), q, tokenizer)
+            let (rest, q) = try QuantizedProjections.split(weights, config: config, format: quant)
+            return (config, rest, q, tokenizer)
         }
         guard !FileManager.default.fileExists(atPath: folder.appendingPathComponent(ModelFiles.configName).path) else {
             let m = try ModelFiles.load(folder)

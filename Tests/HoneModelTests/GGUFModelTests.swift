@@ -51,7 +51,7 @@ import Testing
             return
         }
         let q = try GGUFModel.loadQuantized(Self.smol, format: .q4_1)
-        let quantized = Model(config: q.config, weights: q.weights, threads: 2, tuning: { var t = Tuning(); t.base = .none; return t }(), quantized: q.quantized)
+        let quantized = Model(config: q.config, weights: q.weights, threads: 2, tuning: .frozen, quantized: q.quantized)
         let fp32 = try GGUFModel.load(Self.smol)
         let merged = quantized.mergedWeights()
         #expect(merged.count == fp32.weights.count)

@@ -112,8 +112,8 @@ import Testing
         let c = Self.config()
         for format in BlockMatrix.Format.allCases {
             let full = Self.weights(c)
-            let q = try QuantizedProjections(quantizing: full, config: c, format: format)
-            let m = Model(config: c, weights: QuantizedProjections.unquantizedPart(of: full, config: c), tuning: Self.lora(), quantized: q)
+            let (rest, q) = try QuantizedProjections.split(full, config: c, format: format)
+            let m = Model(config: c, weights: rest, tuning: Self.lora(), quantized: q)
             Self.randomizeAdapters(m)
             checkTrainable(Case(m))
         }
@@ -144,8 +144,8 @@ import Testing
         let c = Self.config()
         for quantized in [false, true] {
             let full = Self.weights(c)
-            let q = quantized ? try QuantizedProjections(quantizing: full, config: c, format: .q4_1) : nil
-            let base = quantized ? QuantizedProjections.unquantizedPart(of: full, config: c) : full
+            let parts = quantized ? try QuantizedProjections.split(full, config: c, format: .q4_1) : nil
+            let q = parts?.quantized, base = parts?.rest ?? full
             let adapted = Model(config: c, weights: base, tuning: Self.lora(targets: [.q, .k, .o, .up, .down]), quantized: q)
             Self.randomizeAdapters(adapted)
             let merged = Model(config: c, weights: adapted.mergedWeights())
@@ -159,8 +159,8 @@ import Testing
     @Test func aQuantizedBaseComputesExactlyWhatItsDequantizedWeightsCompute() throws {
         let c = Self.config()
         let full = Self.weights(c)
-        let q = try QuantizedProjections(quantizing: full, config: c, format: .q8_0)
-        let quantized = Model(config: c, weights: QuantizedProjections.unquantizedPart(of: full, config: c), tuning: Self.lora(), quantized: q)
+        let (rest, q) = try QuantizedProjections.split(full, config: c, format: .q8_0)
+        let quantized = Model(config: c, weights: rest, tuning: Self.lora(), quantized: q)
         let dequantized = Model(config: c, weights: quantized.mergedWeights())  // B = 0: the base alone
         #expect(Case(quantized).logits() == Case(dequantized).logits())
         #expect(q.bytes * 32 / 34 == c.layers * Projection.allCases.reduce(0) { $0 + $1.shape(c).out * $1.shape(c).in })
@@ -326,10 +326,7 @@ import Testing
         _ = try g.feed([1])
         var pc = c
         pc.virtualTokens = 3; pc.prefixTuning = true
-        let layout = ParameterLayout(pc), w = Buffer(layout.count), base = Self.weights(c)
-        withExtendedLifetime(base) {
-            for t in ParameterLayout(c).tensors { if let n = layout[t.name] { (w.pointer + n.offset).update(from: base.pointer + t.offset, count: t.count) } }
-        }
+        let layout = ParameterLayout(pc), w = layout.relayout(Self.weights(c), from: ParameterLayout(c))
         let prefix = try #require(layout["prefix_key_values"])
         let kvWidth = c.kv * c.headDim, row = prefix.shape[1]
         for j in 0..<3 {

@@ -19,8 +19,8 @@ import Testing
         let c = config()
         let full = initialWeights(ParameterLayout(c), config: c, key: 3)
         guard quantized else { return Model(config: c, weights: full, threads: threads, tuning: tuning) }
-        let q = try QuantizedProjections(quantizing: full, config: c, format: .q4_1)
-        return Model(config: c, weights: QuantizedProjections.unquantizedPart(of: full, config: c), threads: threads, tuning: tuning, quantized: q)
+        let (rest, q) = try QuantizedProjections.split(full, config: c, format: .q4_1)
+        return Model(config: c, weights: rest, threads: threads, tuning: tuning, quantized: q)
     }
 
     static func lora(dropout: Float = 0.1) -> Tuning {
