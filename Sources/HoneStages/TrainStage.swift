@@ -105,7 +105,7 @@ enum TrainStage {
         }
         (config, weights) = try TuningParams.withAddedTensors(p, config: config, weights: weights, key: context.seed(for: "adapter init"))
         guard T + config.virtualTokens <= config.maxPositions else {
-            throw StageFailure("\(context.stageName): seq_len \(T) and \(config.virtualTokens) virtual tokens pass the model's max_positions \(config.maxPositions)")
+            throw StageFailure("\(context.stageName): seq_len \(T) and \(config.virtualTokens) virtual tokens pass the model's max_positions \(config.maxPositions); lower seq_len to \(config.maxPositions - config.virtualTokens) or fewer virtual_tokens")
         }
         let tuning = try TuningParams.tuning(p, config: config, loraKey: context.seed(for: "lora init"))
         let model = Model(config: config, weights: weights, threads: Parallel.defaultThreads, tuning: tuning, quantized: quantized)
