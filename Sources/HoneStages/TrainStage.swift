@@ -116,12 +116,7 @@ enum TrainStage {
                           + ", \(trainExamples.count) training examples of \(T) tokens"
                           + ", \(settings.steps) steps of \(settings.batchSize)×\(settings.gradAccumulation) rows, \(model.threads) threads")
 
-        let outcome = try trainer.run(scratch: context.scratch, report: { r in
-            var message = String(format: "loss %.4f  lr %.2e  gnorm %.3f  %.0f tok/s", r.loss, r.lr, r.gradNorm, r.tokensPerSecond)
-            if let v = r.valLoss { message += String(format: "  val %.4f", v) }
-            context.progress.update(done: r.step, total: r.total, unit: "step", message: message)
-            if r.valLoss != nil || r.step == 1 || r.step % 10 == 0 { context.log.write("step \(r.step)/\(r.total): \(message)") }
-        }, log: { context.log.write($0) })
+        let outcome = try trainer.run(scratch: context.scratch, report: progress(context), log: { context.log.write($0) })
 
         // A tuned-in-part model is written whole: LoRA folded in, quantized blocks in fp32.
         try ModelFiles.save(config: config, weights: model.mergedWeights(), to: modelOut)
@@ -149,6 +144,16 @@ enum TrainStage {
         if let b = outcome.bestStep { metrics["best_step"] = Double(b) }
         if outcome.stoppedEarly { metrics["stopped_early"] = 1 }
         return StageResult(metrics: metrics)
+    }
+
+    /// Each step on the progress line; the first, every tenth and each evaluation in the log.
+    static func progress(_ context: StageContext) -> (StepReport) -> Void {
+        { r in
+            var message = String(format: "loss %.4f  lr %.2e  gnorm %.3f  %.0f tok/s", r.loss, r.lr, r.gradNorm, r.tokensPerSecond)
+            if let v = r.valLoss { message += String(format: "  val %.4f", v) }
+            context.progress.update(done: r.step, total: r.total, unit: "step", message: message)
+            if r.valLoss != nil || r.step == 1 || r.step % 10 == 0 { context.log.write("step \(r.step)/\(r.total): \(message)") }
+        }
     }
 
     typealias Base = (config: ModelConfig, weights: Buffer, quantized: QuantizedProjections?, tokenizerJSON: Data?)

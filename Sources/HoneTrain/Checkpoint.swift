@@ -126,3 +126,35 @@ public struct CheckpointError: Error, CustomStringConvertible {
     public let description: String
     public init(_ d: String) { description = d }
 }
+
+extension Checkpoint {
+    /// What every training loop's checkpoint holds besides its own state: the trained values
+    /// ("weights") and the optimizer's moments ("m", and "v" for Adam).
+    static func trainingArrays(_ model: Model, _ optimizer: Optimizer) -> [(name: String, pieces: [UnsafeBufferPointer<Float>])] {
+        var arrays = [("weights", model.trainable.map { UnsafeBufferPointer(start: $0.weights, count: $0.count) }),
+                      ("m", [UnsafeBufferPointer(optimizer.m.buffer)])]
+        if optimizer.v.count > 0 { arrays.append(("v", [UnsafeBufferPointer(optimizer.v.buffer)])) }
+        return arrays
+    }
+
+    /// The state keys that say which model a checkpoint fits.
+    static func trainingState(_ model: Model, _ optimizer: Optimizer) -> [String: JSONValue] {
+        ["trainable_count": .int(model.trainableCount), "tuning": model.tuning.json, "optimizer_steps": .int(optimizer.steps)]
+    }
+
+    /// Puts the trained values and the optimizer's moments and step count back; throws
+    /// `mismatch` when the checkpoint was made for another model or tuning.
+    func restoreTraining(_ model: Model, _ optimizer: Optimizer, mismatch: String) throws {
+        guard state["trainable_count"]?.intValue == model.trainableCount, state["tuning"] == model.tuning.json,
+              let w = array("weights"), w.count == model.trainableCount, let m = array("m"), m.count == optimizer.m.count else {
+            throw TrainError(mismatch)
+        }
+        model.restoreTrainable(from: w)
+        optimizer.m.pointer.update(from: m.pointer, count: m.count)
+        if optimizer.v.count > 0 {
+            guard let v = array("v"), v.count == optimizer.v.count else { throw TrainError("the checkpoint has no second moments") }
+            optimizer.v.pointer.update(from: v.pointer, count: v.count)
+        }
+        optimizer.steps = state["optimizer_steps"]?.intValue ?? 0
+    }
+}

@@ -67,12 +67,15 @@ public struct Examples: Sendable {
     }
 
     /// The order of epoch `epoch`: a Fisher–Yates shuffle keyed by (key, epoch), or in order.
-    public func order(epoch: Int, key: UInt64, shuffle: Bool) -> [Int] {
-        var idx = Array(0..<count)
-        if shuffle {
-            var rng = CounterRNG(key: key ^ (UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15))
-            rng.shuffle(&idx)
-        }
-        return idx
+    public func order(epoch: Int, key: UInt64, shuffle: Bool) -> [Int] { epochOrder(count, epoch: epoch, key: key, shuffle: shuffle) }
+}
+
+/// The order of 0..<count in epoch `epoch`: a Fisher–Yates shuffle keyed by (key, epoch), or in order.
+public func epochOrder(_ count: Int, epoch: Int, key: UInt64, shuffle: Bool) -> [Int] {
+    var idx = Array(0..<count)
+    if shuffle {
+        var rng = CounterRNG(key: key ^ (UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15))
+        rng.shuffle(&idx)
     }
+    return idx
 }

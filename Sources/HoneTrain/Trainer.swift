@@ -50,17 +50,16 @@ public struct StepReport {
     public let valLoss: Double?
 }
 
-/// The training loop of `pretrain` and `sft`: micro-batches with accumulation, the schedule,
-/// clipping, the NaN/Inf guard, evaluation, early stopping and checkpoints in `scratch`, from
-/// which a killed run resumes to the same bytes.
+/// The training loop of `pretrain`, `sft` and `reward`: micro-batches with accumulation, the
+/// schedule, clipping, the NaN/Inf guard, evaluation, early stopping and checkpoints in
+/// `scratch`, from which a killed run resumes to the same bytes. What is minimised is the
+/// `Objective`'s business.
 public final class Trainer {
     public let model: Model
     public let settings: TrainSettings
-    let train: Examples
-    let val: Examples?
+    let train: Objective
+    let val: Objective?
     let acts: Activations
-    let targets: UnsafeMutablePointer<Int32>
-    let mask: UnsafeMutablePointer<UInt8>
     let optimizer: Optimizer
 
     // State a checkpoint carries.
@@ -76,28 +75,27 @@ public final class Trainer {
     /// Called after each step's backward, before the guard: fault injection for tests.
     public var afterBackward: ((Model) -> Void)?
 
-    public init(model: Model, settings: TrainSettings, train: Examples, val: Examples?) {
+    public init(model: Model, settings: TrainSettings, train: Objective, val: Objective?) {
+        precondition(val.map { $0.T == train.T && $0.rowsPerExample == train.rowsPerExample } ?? true, "train and val rows differ")
         self.model = model; self.settings = settings; self.train = train; self.val = val
-        acts = Activations(for: model, B: settings.batchSize, T: train.T)
-        targets = .allocate(capacity: acts.M); targets.initialize(repeating: 0, count: acts.M)
-        mask = .allocate(capacity: acts.M); mask.initialize(repeating: 0, count: acts.M)
+        acts = Activations(for: model, B: settings.batchSize * train.rowsPerExample, T: train.T)
         optimizer = Optimizer(settings.optimizer, parameters: model.trainable)
         optimizer.threads = model.threads
         plateau = settings.plateau
     }
 
-    deinit { targets.deallocate(); mask.deallocate() }
+    /// Language modelling on token rows (pretrain, sft).
+    public convenience init(model: Model, settings: TrainSettings, train: Examples, val: Examples?) {
+        self.init(model: model, settings: settings, train: LanguageModeling(train, rows: settings.batchSize),
+                  val: val.map { LanguageModeling($0, rows: settings.batchSize) })
+    }
 
     /// Trains to `settings.steps` (or until early stopping), resuming from the newest checkpoint
     /// in `scratch` when there is one.
     public func run(scratch: URL?, report: (StepReport) throws -> Void, log: (String) -> Void) throws -> TrainOutcome {
         guard train.count > 0 else { throw TrainError("the training data holds no example of \(train.T + 1) tokens") }
-        guard train.lossTokens.contains(where: { $0 > 0 }) else {
-            throw TrainError("no training example has a token in the loss within \(train.T + 1) tokens; raise seq_len (responses may start later)")
-        }
-        if let val, !val.lossTokens.contains(where: { $0 > 0 }) {
-            throw TrainError("no val example has a token in the loss within \(val.T + 1) tokens, so val loss is undefined; raise seq_len")
-        }
+        if let problem = train.problem { throw TrainError("training data: \(problem)") }
+        if let problem = val?.problem { throw TrainError("val data: \(problem); val loss is undefined") }
         if let scratch, let last = Checkpoint.list(in: scratch).last {
             try restore(try Checkpoint.read(last.url))
             log("resumed from \(last.url.lastPathComponent) (step \(step) of \(settings.steps))")
@@ -105,12 +103,11 @@ public final class Trainer {
             Checkpoint.prune(scratch, keep: settings.saveTotalLimit)
         }
         if let val, settings.evalBefore, step == 0, history.isEmpty {
-            let v = evaluate(val)
-            history.append(.object(["step": .int(0), "val_loss": .double(round6(v)), "val_perplexity": .double(round6(exp(v)))]))
+            let v = record(evaluation: val, step: 0)
             observe(valLoss: v)
             log(String(format: "before training: val loss %.4f", v))
         }
-        var order = train.order(epoch: consumed / train.count, key: settings.dataKey, shuffle: settings.shuffle)
+        var order = epochOrder(train.count, epoch: consumed / train.count, key: settings.dataKey, shuffle: settings.shuffle)
         var orderEpoch = consumed / train.count
         let rowsPerStep = settings.batchSize * settings.gradAccumulation
         while step < settings.steps && !stoppedEarly {
@@ -123,24 +120,18 @@ public final class Trainer {
                 let c = consumed + r
                 if c / train.count != orderEpoch {
                     orderEpoch = c / train.count
-                    order = train.order(epoch: orderEpoch, key: settings.dataKey, shuffle: settings.shuffle)
+                    order = epochOrder(train.count, epoch: orderEpoch, key: settings.dataKey, shuffle: settings.shuffle)
                 }
                 rows.append(order[c % train.count])
             }
-            let normalizer = rows.reduce(0) { $0 + train.lossTokens[$1] }
+            let normalizer = rows.reduce(0) { $0 + train.weight($1) }
             model.zeroGrads()
             var loss = 0.0
             for micro in 0..<settings.gradAccumulation {
                 let batch = rows[(micro * settings.batchSize)..<((micro + 1) * settings.batchSize)]
-                for (r, ex) in batch.enumerated() {
-                    train.fill(ex, tokens: acts.tokens + r * train.T, targets: targets + r * train.T, mask: mask + r * train.T)
-                }
                 let pass = UInt64(step * settings.gradAccumulation + micro)
-                model.forward(acts, dropout: model.usesDropout ? Model.DropoutDraw(key: settings.dropoutKey, pass: pass) : nil)
-                model.lmHeadForward(acts)
-                loss += Double(model.lmLoss(acts, targets: targets, mask: mask, normalizer: max(1, normalizer)))
-                model.lmHeadBackward(acts)
-                model.backward(acts)
+                loss += train.step(model, acts, examples: batch, normalizer: normalizer,
+                                   dropout: model.usesDropout ? Model.DropoutDraw(key: settings.dropoutKey, pass: pass) : nil)
             }
             consumed += rowsPerStep
             step += 1
@@ -157,9 +148,8 @@ public final class Trainer {
                                     "grad_norm": .double(round6(Double(norm)))]))
             var valLoss: Double?
             if let val, settings.evalEvery > 0, step % settings.evalEvery == 0 || step == settings.steps {
-                let v = evaluate(val)
+                let v = record(evaluation: val, step: step)
                 valLoss = v
-                history.append(.object(["step": .int(step), "val_loss": .double(round6(v)), "val_perplexity": .double(round6(exp(v)))]))
                 observe(valLoss: v)
             }
             let seconds = Date().timeIntervalSince(started)
@@ -178,9 +168,18 @@ public final class Trainer {
                             stoppedEarly: stoppedEarly, finalTrainLoss: tail.isEmpty ? 0 : round6(tail.reduce(0, +) / Double(tail.count)))
     }
 
-    /// Mean loss per loss token over val (in order, no dropout), up to `evalBatches` batches.
-    public func evaluate(_ val: Examples) -> Double {
-        meanLoss(model, on: val, acts: acts, targets: targets, mask: mask, batches: settings.evalBatches).loss
+    /// The objective's metrics over `data` (in order, no dropout), up to `evalBatches` batches.
+    public func evaluate(_ data: Objective) -> [String: Double] {
+        data.evaluate(model, acts, batches: settings.evalBatches)
+    }
+
+    /// Evaluates on val and appends {step, val_…} to the history; returns the val loss.
+    func record(evaluation val: Objective, step: Int) -> Double {
+        let metrics = evaluate(val)
+        var line: [String: JSONValue] = ["step": .int(step)]
+        for (k, v) in metrics { line["val_" + k] = .double(round6(v)) }
+        history.append(.object(line))
+        return metrics["loss"] ?? .nan
     }
 
     func observe(valLoss v: Double) {
@@ -204,41 +203,27 @@ public final class Trainer {
     func round6(_ x: Double) -> Double { x.isFinite ? (x * 1e6).rounded() / 1e6 : x }
 
     func checkpoint() -> Checkpoint {
-        var state: [String: JSONValue] = [
-            "step": .int(step), "consumed": .int(consumed), "optimizer_steps": .int(optimizer.steps),
+        var state = Checkpoint.trainingState(model, optimizer).merging([
+            "step": .int(step), "consumed": .int(consumed),
             "history": .array(history), "bad_evals": .int(badEvals), "stopped_early": .bool(stoppedEarly),
             "plateau": .object(["best": .double(plateau.best.isFinite ? plateau.best : 1e308), "bad": .int(plateau.bad),
                                 "factor": .double(plateau.factor)]),
-            "trainable_count": .int(model.trainableCount),
-            "tuning": model.tuning.json,
             // What makes a checkpoint loadable as a base model on its own.
             "config": model.config.hfJSON,
-        ]
+        ]) { $1 }
         if let best { state["best"] = .object(["step": .int(best.step), "loss": .double(best.loss)]) }
-        func whole(_ b: Buffer) -> [UnsafeBufferPointer<Float>] { [UnsafeBufferPointer(b.buffer)] }
-        var arrays = [("weights", model.trainable.map { UnsafeBufferPointer(start: $0.weights, count: $0.count) }), ("m", whole(optimizer.m))]
-        if optimizer.v.count > 0 { arrays.append(("v", whole(optimizer.v))) }
-        if let bestWeights { arrays.append(("best_weights", whole(bestWeights))) }
+        var arrays = Checkpoint.trainingArrays(model, optimizer)
+        if let bestWeights { arrays.append(("best_weights", [UnsafeBufferPointer(bestWeights.buffer)])) }
         return Checkpoint(state: .object(state), arrays: arrays)
     }
 
     func restore(_ c: Checkpoint) throws {
         let s = c.state
-        guard s["trainable_count"]?.intValue == model.trainableCount, s["tuning"] == model.tuning.json,
-              let w = c.array("weights"), w.count == model.trainableCount, let m = c.array("m"), m.count == optimizer.m.count else {
-            throw TrainError("the checkpoint does not match this model (different config or tuning method?)")
-        }
-        model.restoreTrainable(from: w)
-        optimizer.m.pointer.update(from: m.pointer, count: m.count)
-        if optimizer.v.count > 0 {
-            guard let v = c.array("v"), v.count == optimizer.v.count else { throw TrainError("the checkpoint has no second moments") }
-            optimizer.v.pointer.update(from: v.pointer, count: v.count)
-        }
+        try c.restoreTraining(model, optimizer, mismatch: "the checkpoint does not match this model (different config or tuning method?)")
         bestWeights = c.array("best_weights")
         if let b = bestWeights, b.count != model.trainableCount { throw TrainError("the checkpoint's best weights do not match this model") }
         step = s["step"]?.intValue ?? 0
         consumed = s["consumed"]?.intValue ?? 0
-        optimizer.steps = s["optimizer_steps"]?.intValue ?? 0
         history = s["history"]?.arrayValue ?? []
         badEvals = s["bad_evals"]?.intValue ?? 0
         stoppedEarly = s["stopped_early"]?.boolValue ?? false

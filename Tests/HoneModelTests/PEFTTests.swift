@@ -65,7 +65,7 @@ import Testing
         }
 
         func logits() -> [Float] {
-            _ = model.forward(acts)
+            model.forward(acts)
             model.lmHeadForward(acts)
             return Array(acts.logits.buffer)
         }

@@ -113,7 +113,7 @@ import Testing
     @Test func valWithoutLossTokensIsRefusedBeforeTraining() {
         // Every mask 0 inside the first T + 1 tokens: val loss would be 0/0.
         let shard = TokenShard.Shard(tokens: [1, 2, 3, 4], offsets: [0, 4], mask: [0, 0, 0, 0])
-        let val = Examples(shard: shard, T: 3, packing: .documents, useMask: true)
+        let val = Examples(shard: shard, T: 7, packing: .documents, useMask: true)
         var s = settings(); s.evalEvery = 1
         #expect(throws: TrainError.self) {
             _ = try Trainer(model: Self.model(), settings: s, train: Self.examples, val: val).run(scratch: nil, report: { _ in }, log: { _ in })
@@ -123,7 +123,7 @@ import Testing
     @Test func evalBeforeRecordsTheStartingModelAsStepZero() throws {
         var s = settings(); s.evalBefore = true; s.evalEvery = 3
         let fresh = Trainer(model: Self.model(), settings: s, train: Self.examples, val: Self.examples)
-        let start = fresh.evaluate(Self.examples)
+        let start = fresh.evaluate(LanguageModeling(Self.examples, rows: s.batchSize))["loss"] ?? .nan
         let outcome = try Trainer(model: Self.model(), settings: s, train: Self.examples, val: Self.examples)
             .run(scratch: nil, report: { _ in }, log: { _ in })
         let evals = outcome.history.filter { $0["val_loss"] != nil }
