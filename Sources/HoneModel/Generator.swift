@@ -51,6 +51,27 @@ public final class Generator {
 
     public func reset() { length = 0 }
 
+    /// Forgets every position from n on: the next feed continues after position n − 1 (scoring
+    /// several continuations of one prompt without feeding the prompt again).
+    public func rewind(to n: Int) {
+        precondition(n <= length, "cannot rewind forward")
+        length = n
+    }
+
+    /// A response to `prompt` from the start of the context: tokens picked by `sampler` until a
+    /// stop token (kept, last) or `maxNewTokens`.
+    public func respond(to prompt: [Int32], sampler: inout Sampler, maxNewTokens: Int, stop: [Int32]) throws -> [Int32] {
+        reset()
+        var logits = try feed(prompt)
+        var response: [Int32] = []
+        while true {
+            let token = Int32(sampler.pick(logits[...]))
+            response.append(token)
+            if stop.contains(token) || response.count >= maxNewTokens || length >= c.maxPositions { return response }
+            logits = try feed([token])
+        }
+    }
+
     /// The cached key and value (after the rotary embedding) of layer l at a filled position:
     /// kv heads × head dimension each.
     public func cached(layer l: Int, position: Int) -> (key: UnsafeBufferPointer<Float>, value: UnsafeBufferPointer<Float>) {

@@ -18,6 +18,13 @@ public final class Buffer: @unchecked Sendable {
 
     public func zero() { pointer.update(repeating: 0, count: count) }
 
+    /// A new buffer with the same values.
+    public func copy() -> Buffer {
+        let b = Buffer(count)
+        b.pointer.update(from: pointer, count: count)
+        return b
+    }
+
     public subscript(i: Int) -> Float {
         get { pointer[i] }
         set { pointer[i] = newValue }
