@@ -27,6 +27,7 @@ build: deps-system
 
 run: deps-system build
 	$(HONE) run $(PIPELINE)
+	@$(HONE) summary -p $(PIPELINE)
 
 test: deps build $(TESTS)
 	@echo "make test: all test groups passed ($(TESTS))"

@@ -230,7 +230,7 @@ struct StageExecutor: @unchecked Sendable {
         let log = FileLog(path: logPath, echo: echo)
         let context = StageContext(stageName: stage.name, params: kind.params, inputs: inputs, outputs: outputs,
                                    scratch: URL(fileURLWithPath: scratch), pipelineSeed: pipeline.seed,
-                                   progress: ObserverProgress(stage: stage.name, observer: observer), log: log)
+                                   progress: ObserverProgress(stage: stage.name, observer: observer), log: log, workspace: workspace.root)
         let result = try kind.kind.run(context)
         log.close()
         var artifacts: [String: Artifact] = [:]
@@ -288,12 +288,12 @@ public final class ChildProcesses: @unchecked Sendable {
 
     init() { slots.initialize(repeating: 0, count: ChildProcesses.capacity) }
 
-    func add(_ pid: Int32) {
+    public func add(_ pid: Int32) {
         lock.lock(); defer { lock.unlock() }
         for i in 0..<ChildProcesses.capacity where slots[i] == 0 { slots[i] = pid; return }
     }
 
-    func remove(_ pid: Int32) {
+    public func remove(_ pid: Int32) {
         lock.lock(); defer { lock.unlock() }
         for i in 0..<ChildProcesses.capacity where slots[i] == pid { slots[i] = 0 }
     }

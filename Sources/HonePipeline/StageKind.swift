@@ -75,12 +75,15 @@ public struct StageContext: Sendable {
     public let pipelineSeed: UInt64
     public let progress: ProgressReporter
     public let log: LogSink
+    /// The workspace root: where a command the stage runs (a checker) starts, as shell stages do.
+    public let workspace: URL
 
     public init(stageName: String, params: Params, inputs: [String: URL], outputs: [String: URL],
-                scratch: URL, pipelineSeed: UInt64, progress: ProgressReporter, log: LogSink) {
+                scratch: URL, pipelineSeed: UInt64, progress: ProgressReporter, log: LogSink,
+                workspace: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)) {
         self.stageName = stageName; self.params = params; self.inputs = inputs
         self.outputs = outputs; self.scratch = scratch; self.pipelineSeed = pipelineSeed
-        self.progress = progress; self.log = log
+        self.progress = progress; self.log = log; self.workspace = workspace
     }
 
     /// The 64-bit key for one stream of randomness: (pipeline seed, stage name, purpose).

@@ -5,42 +5,70 @@ import HonePipeline
 import HoneTensor
 import HoneTrain
 
-/// `evaluate`: how well a model predicts held-out token shards — loss per token and perplexity
-/// for each split named — so that a pipeline can put numbers before and after a training stage
-/// side by side: what continued pretraining learned on its domain, and what it forgot of a
-/// general corpus. (Classification and generation checks come with the RLHF work.)
+/// `evaluate`: how good a model is, three ways (`task`), each a report and metrics in the run
+/// record and the lockfile:
+///
+/// - perplexity: loss per token and perplexity on held-out token shards, for each split named —
+///   before/after comparisons, what continued pretraining learned and what it forgot;
+/// - classify: text/label records; the prediction is the label whose text the model finds
+///   likeliest as the answer (a verbaliser: any SFT-tuned model, no new head); accuracy,
+///   precision, recall, F1 (macro and weighted) and the confusion matrix;
+/// - generate: instruction records answered by the model and scored by a checker against their
+///   reference output (pass rate), beside the reward model's mean score when one is given — a
+///   reward model alone is never trusted.
 struct EvaluateKind: StageKind {
     let name = "evaluate"
-    let version = "1"
-    let summary = "perplexity of a model on token shards (each split named), for before/after and forgetting comparisons"
+    let version = "2"
+    let summary = "evaluate a model: perplexity on token shards, classification by verbaliser (P/R/F1, confusion), or generation scored by a checker"
     let isNumeric = true
     let inputs = [
         InputSpec("model", help: "a model folder (a training stage's model output), a checkpoints output, or a Llama GGUF file"),
-        InputSpec("data", help: "token shards from tokenize, tokenized with this model's tokenizer"),
+        InputSpec("data", help: "perplexity: token shards from tokenize (this model's tokenizer); classify: text/label records; generate: instruction records"),
+        InputSpec("reward_model", help: "generate: a reward model whose mean score is reported beside the checker's pass rate", optional: true),
+        InputSpec("checker", help: "generate: a file the checker command uses (a script): the folder $HONE_INPUT_checker holds it", optional: true),
     ]
-    let outputs = [OutputSpec("report", help: "metrics.json: loss, perplexity and tokens for each split")]
+    let outputs = [OutputSpec("report", help: "metrics.json (per split, or the classification report with its confusion matrix); generate: samples.jsonl")]
     let params = [
-        ParamSpec("splits", .list(.string()), default: .array([.string("val")]), help: "the shards to evaluate (train, val, test)"),
-        ParamSpec("seq_len", .int(min: 2), default: .int(128), help: "tokens per row"),
-        ParamSpec("batch_size", .int(min: 1), default: .int(4), help: "rows per forward pass"),
-        ParamSpec("max_batches", .int(min: 0), default: .int(0), help: "most batches per split; 0: the whole split"),
+        ParamSpec("task", .string(choices: ["perplexity", "classify", "generate"]), default: .string("perplexity"),
+                  help: "perplexity (token shards), classify (text/label records) or generate (instruction records and a checker)"),
+        ParamSpec("splits", .list(.string()), default: .array([.string("val")]), help: "perplexity: the shards to evaluate (train, val, test)"),
+        ParamSpec("seq_len", .int(min: 2), default: .int(128), help: "perplexity: tokens per row"),
+        ParamSpec("batch_size", .int(min: 1), default: .int(4), help: "perplexity: rows per forward pass"),
+        ParamSpec("max_batches", .int(min: 0), default: .int(0), help: "perplexity: most batches per split; 0: the whole split"),
         ParamSpec("packing", .string(choices: ["packed", "documents"]), default: .string("packed"),
-                  help: "packed: windows of the whole stream, every token counted (text); documents: one record a row, loss-masked tokens only (chat)"),
-    ]
+                  help: "perplexity: packed (windows of the whole stream, every token counted) or documents (one record a row, loss-masked tokens only)"),
+        ParamSpec("labels", .list(.string()), default: .array([]), help: "classify: the label set, in order; empty: the labels found in the data, sorted"),
+        ParamSpec("max_examples", .int(min: 0), default: .int(0), help: "classify, generate: most records used (the first ones); 0: all"),
+        ParamSpec("max_new_tokens", .int(min: 1), default: .int(32), help: "generate: longest answer, in tokens"),
+        ParamSpec("temperature", .number(min: 0, max: 10), default: .double(0), help: "generate: 0 answers greedily; above 0 samples (seeded)"),
+    ] + Checker.params
 
     func check(_ params: Params) -> [ParamIssue] {
+        var issues = Checker.check(params)
         let splits = params["splits"]?.arrayValue?.compactMap(\.stringValue) ?? []
-        if splits.isEmpty { return [ParamIssue(param: "splits", message: "name at least one shard to evaluate (val, test or train)")] }
+        if splits.isEmpty { issues.append(ParamIssue(param: "splits", message: "name at least one shard to evaluate (val, test or train)")) }
         if let bad = splits.first(where: { !["train", "val", "test"].contains($0) }) {
-            return [ParamIssue(param: "splits", message: "'\(bad)' is not a shard tokenize writes: expected train, val or test")]
+            issues.append(ParamIssue(param: "splits", message: "'\(bad)' is not a shard tokenize writes: expected train, val or test"))
         }
-        return Set(splits).count == splits.count ? [] : [ParamIssue(param: "splits", message: "a split is listed twice")]
+        if Set(splits).count != splits.count { issues.append(ParamIssue(param: "splits", message: "a split is listed twice")) }
+        let labels = params["labels"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        if Set(labels).count != labels.count { issues.append(ParamIssue(param: "labels", message: "a label is listed twice")) }
+        if labels.count == 1 { issues.append(ParamIssue(param: "labels", message: "classification needs at least two labels")) }
+        return issues
     }
 
     func run(_ context: StageContext) throws -> StageResult {
         guard let modelDir = context.inputs["model"], let dataDir = context.inputs["data"], let out = context.outputs["report"] else {
             throw StageFailure("\(context.stageName): inputs or outputs missing")
         }
+        switch context.params.string("task") ?? "perplexity" {
+        case "classify": return try classify(context, modelDir, dataDir, out)
+        case "generate": return try generate(context, modelDir, dataDir, out)
+        default: return try perplexity(context, modelDir, dataDir, out)
+        }
+    }
+
+    func perplexity(_ context: StageContext, _ modelDir: URL, _ dataDir: URL, _ out: URL) throws -> StageResult {
         let p = context.params
         let T = p.int("seq_len") ?? 128, B = p.int("batch_size") ?? 4, maxBatches = p.int("max_batches") ?? 0
         let packing = Examples.Packing(rawValue: p.string("packing") ?? "packed") ?? .packed

@@ -1,3 +1,4 @@
+import Foundation
 import HoneBase
 import HoneData
 import HonePipeline
@@ -27,4 +28,21 @@ enum RecordParams {
 struct StageFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+extension RecordParams {
+    /// Every record of `dir` in `format`; a malformed one is an error naming its file and line
+    /// (these inputs come from earlier stages or the user's own file, not raw data to clean).
+    static func records(_ dir: URL, format: RecordFormat, input: String) throws -> [Record] {
+        var out: [Record] = []
+        try RecordReader(root: dir, format: format).forEach { item in
+            switch item {
+            case let .success(r): out.append(r)
+            case let .failure(reject):
+                throw StageFailure("input '\(input)': \(reject.source): \(reject.reason) (expected \(format.rawValue) records: \(format.requiredFields.joined(separator: ", ")))")
+            }
+        }
+        guard !out.isEmpty else { throw StageFailure("input '\(input)' holds no \(format.rawValue) records") }
+        return out
+    }
 }

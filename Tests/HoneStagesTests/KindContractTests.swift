@@ -36,7 +36,18 @@ final class QuietObserver: RunObserver, @unchecked Sendable {
 
 /// Runs a pipeline in a fresh temporary workspace holding `files` (and copies of `copies`);
 /// returns its lockfile. The workspace is removed afterwards.
-func runPipeline(_ yaml: String, files: [String: String], copies: [String: URL] = [:]) throws -> Lockfile {
+func runPipeline(_ yaml: String, files: [String: String], copies: [String: URL] = [:],
+                 inspect: ((URL) throws -> Void)? = nil) throws -> Lockfile {
+    let (summary, lock) = try runPipelineAllowingFailures(yaml, files: files, copies: copies, inspect: inspect)
+    #expect(!summary.failed, "\(summary.outcomes)")
+    return try #require(lock)
+}
+
+/// `runPipeline` for pipelines expected to fail (with --keep-going: one failure stops nothing
+/// else): the run's outcomes, and its lockfile if any. `inspect` sees the workspace before it
+/// is removed.
+func runPipelineAllowingFailures(_ yaml: String, files: [String: String], copies: [String: URL] = [:],
+                                 inspect: ((URL) throws -> Void)? = nil) throws -> (RunSummary, Lockfile?) {
     let root = FileManager.default.temporaryDirectory.appendingPathComponent("hone-golden-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: root) }
@@ -44,9 +55,11 @@ func runPipeline(_ yaml: String, files: [String: String], copies: [String: URL] 
     for (name, source) in copies { try FileManager.default.copyItem(at: source, to: root.appendingPathComponent(name)) }
     let file = root.appendingPathComponent("p.yaml").path
     let pipeline = try PipelineDecoder(kinds: BuiltinKinds.all, workspace: root).decode(bytes: Array(yaml.utf8), file: file).get()
-    let summary = try Runner(workspace: try Workspace(root: root), pipeline: pipeline, options: RunOptions(), observer: QuietObserver()).run()
-    #expect(!summary.failed, "\(summary.outcomes)")
-    return try #require(try Lockfile.read(root.appendingPathComponent("p.lock").path))
+    var options = RunOptions()
+    options.keepGoing = true
+    let summary = try Runner(workspace: try Workspace(root: root), pipeline: pipeline, options: options, observer: QuietObserver()).run()
+    try inspect?(root)
+    return (summary, try Lockfile.read(root.appendingPathComponent("p.lock").path))
 }
 
 /// Golden tests, one per kind: tiny input -> pinned output digests. A change that alters a
