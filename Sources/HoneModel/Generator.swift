@@ -54,7 +54,7 @@ public final class Generator {
     /// Forgets every position from n on: the next feed continues after position n − 1 (scoring
     /// several continuations of one prompt without feeding the prompt again).
     public func rewind(to n: Int) {
-        precondition(n <= length, "cannot rewind forward")
+        precondition(n <= length && (n == 0 || n >= c.virtualTokens), "cannot rewind forward, or into the virtual tokens")
         length = n
     }
 

@@ -327,6 +327,8 @@ public final class Model {
     public func backward(_ a: Activations) {
         let c = config, M = a.layerRows, d = c.hiddenSize, hd = c.headDim, w = weights.pointer
         let shape = Attention.Shape(B: a.B, T: a.S, H: c.heads, Hkv: c.kv, D: hd)
+        // The masks exist only when the forward drew them (a forward without a draw, as PPO's, had none).
+        let residualDropout = c.dropout > 0 && a.dropout != nil
         a.dres.zero()
         for (b, rows) in sequences(a) {
             RMSNorm.backward(dinp: a.dres.pointer + rows * d, dweight: grad(normOffset), dout: a.dfinal.pointer + b * a.T * d,
@@ -338,7 +340,7 @@ public final class Model {
             let o = offsets[l], x = a.layers[l]
             // MLP branch: resid[l+1] = mid + drop(h · Wdownᵀ).
             var branch = UnsafePointer(a.dres.pointer)
-            if c.dropout > 0 {
+            if residualDropout {
                 Dropout.backward(out: a.dbranch.pointer, dout: a.dres.pointer, mask: x.mask2.pointer, count: M * d)
                 branch = UnsafePointer(a.dbranch.pointer)
             }
@@ -356,7 +358,7 @@ public final class Model {
                              weight: w + o.mlpNorm, rstd: x.rstd2.pointer, M: M, C: d, threads: threads)
             // Attention branch: mid = resid[l] + drop(att · Woᵀ).
             branch = UnsafePointer(a.dres.pointer)
-            if c.dropout > 0 {
+            if residualDropout {
                 Dropout.backward(out: a.dbranch.pointer, dout: a.dres.pointer, mask: x.mask1.pointer, count: M * d)
                 branch = UnsafePointer(a.dbranch.pointer)
             }

@@ -133,7 +133,9 @@ struct Checker {
             let how = process.terminationReason == .exit ? "exited with status \(process.terminationStatus)" : "was killed by signal \(process.terminationStatus)"
             throw StageFailure("the checker command `\(command)` \(how)" + (tail.isEmpty ? "" : ":\n\(tail)"))
         }
-        let lines = String(decoding: out, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        // Lines end in \n or \r\n (Swift reads "\r\n" as one character).
+        let lines = String(decoding: out, as: UTF8.self).replacingOccurrences(of: "\r\n", with: "\n")
+            .split(separator: "\n", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
         let answers = lines.last == "" ? Array(lines.dropLast()) : lines
         guard answers.count == items.count else {
             throw StageFailure("the checker command `\(command)` answered \(answers.count) lines for \(items.count) responses; it must print one score per input line")

@@ -36,7 +36,7 @@ extension EvaluateKind {
                 throw StageFailure("input 'reward_model' must be a reward model (scalar head) with the evaluated model's vocabulary")
             }
             let judgeModel = Model(config: judge.config, weights: judge.weights, threads: Parallel.defaultThreads, tuning: .frozen)
-            let T = min(judge.config.maxPositions, sequences.map(\.count).max() ?? 1)
+            let T = min(judge.config.maxPositions - judge.config.virtualTokens, sequences.map(\.count).max() ?? 1)
             rewards = RewardModeling.scores(judgeModel, Activations(for: judgeModel, B: 8, T: T), sequences: sequences)
         }
         func r6(_ x: Double) -> Double { (x * 1e6).rounded() / 1e6 }

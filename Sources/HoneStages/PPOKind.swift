@@ -35,8 +35,8 @@ struct PPOKind: StageKind {
         ParamSpec("weight_decay", .number(min: 0), default: .double(0), help: "AdamW's decoupled weight decay"),
         ParamSpec("max_grad_norm", .number(min: 0), default: .double(1), help: "clip gradients to this global norm; 0: no clipping"),
         ParamSpec("max_new_tokens", .int(min: 1), default: .int(16), help: "longest response, in tokens"),
-        ParamSpec("temperature", .number(min: 0.01, max: 10), default: .double(1), help: "rollout sampling temperature (1 keeps the KL estimate unbiased)"),
-        ParamSpec("top_k", .int(min: 0), default: .int(0), help: "sample from the k likeliest tokens; 0: all (anything else biases the KL estimate)"),
+        ParamSpec("temperature", .number(min: 0.01, max: 10), default: .double(1), help: "rollout sampling temperature; the policy's log-probabilities are taken at the same temperature, as TRL does"),
+        ParamSpec("top_k", .int(min: 0), default: .int(0), help: "sample from the k likeliest tokens; 0: all (a cut biases the KL estimate: rollouts no longer come from the policy)"),
         ParamSpec("gamma", .number(min: 0, max: 1), default: .double(1), help: "discount of GAE"),
         ParamSpec("lambda", .number(min: 0, max: 1), default: .double(0.95), help: "λ of GAE"),
         ParamSpec("clip", .number(min: 0), default: .double(0.2), help: "ε of the clipped policy loss"),
@@ -128,7 +128,7 @@ struct PPOKind: StageKind {
         let reference = Model(config: config, weights: tuning.lora != nil ? weights : weights.copy(), threads: threads, tuning: .frozen)
         let judgeModel = Model(config: judge.config, weights: judge.weights, threads: threads, tuning: .frozen)
         let longest = (prompts.map(\.count).max() ?? 0) + s.maxNewTokens
-        guard longest <= judge.config.maxPositions else {
+        guard longest + judge.config.virtualTokens <= judge.config.maxPositions else {
             throw StageFailure("\(context.stageName): the longest prompt and max_new_tokens (\(longest) tokens) pass the reward model's max_positions \(judge.config.maxPositions)")
         }
         let judgeActs = Activations(for: judgeModel, B: s.minibatch, T: longest)

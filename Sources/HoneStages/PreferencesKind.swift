@@ -23,7 +23,7 @@ struct PreferencesKind: StageKind {
         InputSpec("checker", help: "a file the checker command uses (a script): the folder $HONE_INPUT_checker holds it", optional: true),
     ]
     let outputs = [
-        OutputSpec("train", help: "data.jsonl: preference records {prompt, chosen, rejected} from the train records"),
+        OutputSpec("train", help: "data.jsonl: preference records {prompt, chosen, rejected} (and input, when the record has one) from the train records"),
         OutputSpec("val", help: "data.jsonl: preference records from the val records (empty without val)"),
         OutputSpec("samples", help: "samples.jsonl: every sampled answer with its score"),
     ]
@@ -90,10 +90,11 @@ struct PreferencesKind: StageKind {
                     samples.append(JSONValue.object(["split": .string(split), "prompt": .string(records[i]["instruction"] ?? ""),
                                                      "response": .string(answers[j].text), "score": .double(scores[j])]).canonical)
                 }
-                var prompt = records[i]["instruction"] ?? ""
-                if let input = records[i]["input"], !input.isEmpty { prompt += "\n\n" + input }
                 for (better, worse) in Self.pairs(mine.map { (answers[$0].text, scores[$0]) }, most: p.int("pairs_per_prompt") ?? 1) {
-                    pairs.append(JSONValue.object(["prompt": .string(prompt), "chosen": .string(better), "rejected": .string(worse)]).canonical)
+                    var pair: [String: JSONValue] = ["prompt": .string(records[i]["instruction"] ?? ""), "chosen": .string(better), "rejected": .string(worse)]
+                    // The record's input travels with it, so the reward model sees the prompt the policy saw.
+                    if let input = records[i]["input"], !input.isEmpty { pair["input"] = .string(input) }
+                    pairs.append(JSONValue.object(pair).canonical)
                 }
             }
             try Data(pairs.map { $0 + "\n" }.joined().utf8).write(to: out.appendingPathComponent("data.jsonl"))

@@ -18,7 +18,7 @@ struct RewardKind: StageKind {
     let isNumeric = true
     let inputs = [
         InputSpec("base", help: "the model to start from (a base or SFT model folder with its tokenizer, or a GGUF file)"),
-        InputSpec("train", help: "preference records {prompt, chosen, rejected}"),
+        InputSpec("train", help: "preference records {prompt, chosen, rejected}, with an optional input rendered as the instruction's"),
         InputSpec("val", help: "preference records held out for pair accuracy", optional: true),
     ]
     let outputs = [
@@ -46,7 +46,7 @@ struct RewardKind: StageKind {
         }
         func pairs(_ dir: URL, _ input: String) throws -> [PreferencePair] {
             try RecordParams.records(dir, format: .preference, input: input).map { r in
-                let prompt = try chat.prompt(instruction: r["prompt"] ?? "")
+                let prompt = try chat.prompt(instruction: r["prompt"] ?? "", input: r["input"] ?? "")
                 return PreferencePair(chosen: prompt + chat.response(r["chosen"] ?? ""), rejected: prompt + chat.response(r["rejected"] ?? ""))
             }
         }

@@ -176,6 +176,11 @@ public final class PPOTrainer {
         model.forward(acts)
         model.lmHeadForward(acts)
         if values { model.scoreForward(acts) }
+        // π is the distribution the rollouts were sampled from: softmax(logits / temperature).
+        if settings.temperature != 1 {
+            let scale = Float(1 / settings.temperature), logits = acts.logits.pointer
+            for i in 0..<acts.logits.count { logits[i] *= scale }
+        }
         let V = model.config.vocabSize
         return batch.enumerated().map { r, rollout in
             var stats: TokenStats = ([], [], [], [])
@@ -217,7 +222,9 @@ public final class PPOTrainer {
                         let row = stats[k].rows[j]
                         let pg = PPOMath.policyLoss(logprob: stats[k].logprobs[j], oldLogprob: rollout.logprobs[j], advantage: rollout.advantages[j], clip: settings.clip)
                         let vf = PPOMath.valueLoss(value: stats[k].values[j], oldValue: rollout.values[j], ret: rollout.returns[j], clip: settings.valueClip)
-                        TokenLogits.writeGradient(policyActs.logits.pointer + row * V, V: V, token: Int(rollout.response[j]), g: pg.dLogprob / n)
+                        // The logits were divided by the temperature: the chain rule divides once more.
+                        TokenLogits.writeGradient(policyActs.logits.pointer + row * V, V: V, token: Int(rollout.response[j]),
+                                                  g: pg.dLogprob / n / settings.temperature)
                         policyActs.dscores[row] = Float(settings.valueCoef * vf.dValue / n)
                         rows.insert(row)
                         tokens += 1; clipped += pg.clipped ? 1 : 0; valueClipped += vf.clipped ? 1 : 0

@@ -1,3 +1,4 @@
+import Foundation
 import HoneBase
 import HoneModel
 import HoneTensor
@@ -142,5 +143,56 @@ import Testing
     @Test func aLabelNeverPredictedHasPrecisionZero() {
         let c = Classification(labels: ["x", "y"], truth: [0, 1], predicted: [0, 0])
         #expect(c.precision(1) == 0 && c.recall(1) == 0 && c.f1(1) == 0 && c.precision(0) == 0.5)
+    }
+}
+
+@Suite struct TokenLogitsTests {
+    /// The gradient PPO writes over a row of logits is that of g·log softmax(row)[token]:
+    /// checked against central differences, and the entropy against its definition.
+    @Test func logprobGradientMatchesFiniteDifferences() {
+        var rng = CounterRNG(key: 21)
+        let V = 9, token = 4, g = -0.7
+        var row = (0..<V).map { _ in Float(rng.nextDouble() * 4 - 2) }
+        let (lp, h) = TokenLogits.logprob(row, V: V, token: token)
+        let p = row.map { exp(Double($0)) }, z = p.reduce(0, +)
+        #expect(abs(lp - log(p[token] / z)) < 1e-6)
+        #expect(abs(h - -p.reduce(0) { $0 + ($1 / z) * log($1 / z) }) < 1e-6)
+        var grad = row
+        TokenLogits.writeGradient(&grad, V: V, token: token, g: g)
+        for v in 0..<V {
+            let keep = row[v], step: Float = 1e-2
+            row[v] = keep + step
+            let plus = TokenLogits.logprob(row, V: V, token: token).logprob
+            row[v] = keep - step
+            let minus = TokenLogits.logprob(row, V: V, token: token).logprob
+            row[v] = keep
+            #expect(abs(g * (plus - minus) / (2 * Double(step)) - Double(grad[v])) < 1e-3, "logit \(v)")
+        }
+    }
+}
+
+@Suite struct NoDropoutPassTests {
+    /// PPO's passes draw no dropout masks; for a model whose config has dropout (an SFT model
+    /// trained with it) the backward must then skip the masks too, or every layer's gradient is 0.
+    @Test func aPassWithoutDropoutDrawsHasTheGradientsOfAModelWithoutDropout() {
+        var with = RLHFTests.config(); with.dropout = 0.3; with.initStd = 0.3
+        var without = with; without.dropout = 0
+        let weights = initialWeights(ParameterLayout(with), config: with, key: 8)
+        func grads(_ c: ModelConfig) -> [Float] {
+            let m = Model(config: c, weights: weights.copy())
+            let acts = Activations(for: m, B: 2, T: 6)
+            for i in 0..<acts.M { acts.tokens[i] = Int32(i % c.vocabSize) }
+            let targets = (0..<acts.M).map { Int32(($0 + 1) % c.vocabSize) }
+            m.zeroGrads()
+            m.forward(acts)
+            m.lmHeadForward(acts)
+            _ = m.lmLoss(acts, targets: targets, mask: nil)
+            m.lmHeadBackward(acts)
+            m.backward(acts)
+            return Array(m.grads.buffer)
+        }
+        let a = grads(with), b = grads(without)
+        #expect(a == b)
+        #expect(a.contains { $0 != 0 })
     }
 }
