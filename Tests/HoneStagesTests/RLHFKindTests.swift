@@ -43,6 +43,14 @@ import Testing
             kind: ppo
             inputs: {policy: sft.model, reward: rm.model, prompts: records.jsonl}
             params: {steps: 3, rollout_batch: 4, minibatch: 2, ppo_epochs: 2, max_new_tokens: 4, lr: 0.001, save_steps: 1}
+          rm_lora:
+            kind: reward
+            inputs: {base: sft.model, train: prefs.train}
+            params: {seq_len: 24, batch_size: 4, steps: 4, eval_every: 0, method: lora, lora_rank: 2}
+          ppo_lora:
+            kind: ppo
+            inputs: {policy: sft.model, reward: rm_lora.model, prompts: records.jsonl}
+            params: {steps: 2, rollout_batch: 4, minibatch: 2, max_new_tokens: 4, lr: 0.01, method: lora, lora_rank: 2}
           judged:
             kind: evaluate
             inputs: {model: ppo.model, data: records.jsonl, reward_model: rm.model}
@@ -55,6 +63,10 @@ import Testing
         #expect((prefs.metrics["train_pairs"] ?? 0) > 0 && (prefs.metrics["train_pass_rate"] ?? 0) > 0)
         let ppo = try #require(lock.stages["ppo"])
         #expect(ppo.metrics["steps"] == 3 && ppo.metrics["kl_coef"] != nil && ppo.metrics["entropy"] ?? 0 > 0)
+        // LoRA: the reward model's head and adapters train; the policy writes its adapter in PEFT's layout.
+        let loraPolicy = try #require(lock.stages["ppo_lora"])
+        #expect((loraPolicy.outputs["adapter"]?.size ?? 0) > 0 && (loraPolicy.outputs["model"]?.size ?? 0) > 0)
+        #expect(lock.stages["rm_lora"]?.outputs["model"]?.digest != lock.stages["sft"]?.outputs["model"]?.digest)
         let judged = try #require(lock.stages["judged"])
         #expect(judged.metrics["examples"] == 10 && judged.metrics["reward_mean"] != nil && judged.metrics["pass_rate"] != nil)
         guard BLASInfo.coreName == GoldenTrainingKindTests.pinnedCore else {
