@@ -5,6 +5,7 @@ import HoneStore
 ///
 ///     .hone/objects/ab/cdef…   content-addressed objects (see ObjectStore)
 ///     .hone/runs/<fp>.json     run records: the run-cache
+///     .hone/experiments/<id>.json  each successful whole-pipeline run: stage -> run fingerprint
 ///     .hone/work/<fp>/         a stage in progress: inputs, outputs, scratch (survives a crash)
 ///     .hone/outputs/<stage>/   the last outputs of each non-shell stage, as plain files
 ///     .hone/quarantine/        corrupt objects, moved aside

@@ -77,6 +77,12 @@ struct Run: ParsableCommand {
         let summary = try runner.run()
         observer.summary(summary, seconds: Date().timeIntervalSince(started))
         if summary.failed { throw ExitCode(1) }
+        // A whole pipeline brought up to date is an experiment (`hone exp`).
+        if stages.isEmpty, let lockfile = try Lockfile.read(Lockfile.path(for: loaded.pipeline.file)) {
+            let (experiment, new) = try Experiments(workspace: loaded.workspace)
+                .record(pipeline: loaded.pipeline.file, stages: loaded.pipeline.stages.map(\.name), lockfile: lockfile)
+            if new && !json { print("Experiment \(experiment.id) (hone exp show).") }
+        }
     }
 }
 

@@ -27,17 +27,28 @@ struct Summary: ParsableCommand {
             guard let entry = lock.stages[stage.name] else { rows.append([stage.name, stage.kindName, "(not run)", ""]); continue }
             let produced = entry.outputs.sorted { $0.key < $1.key }.filter { $0.value.size > 0 }
                 .map { "\(($0.key as NSString).lastPathComponent) \(formatBytes($0.value.size))" }.joined(separator: ", ")
-            let key = Self.keyMetrics.first { entry.metrics[$0] != nil } ?? entry.metrics.keys.sorted().first
+            let key = Self.keyMetric(among: Set(entry.metrics.keys))
             let metric = key.map { "\($0) \(Self.format(entry.metrics[$0] ?? 0))" } ?? ""
             rows.append([stage.name, stage.kindName, produced, metric])
         }
-        let widths = (0..<4).map { c in rows.map { $0[c].count }.max() ?? 0 }
-        for row in rows {
-            print(zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ").trimmingCharacters(in: .whitespaces))
-        }
+        printTable(rows)
+    }
+
+    /// The key metric among a stage's metric names, else its first by name.
+    static func keyMetric(among names: Set<String>) -> String? {
+        keyMetrics.first { names.contains($0) } ?? names.sorted().first
     }
 
     static func format(_ v: Double) -> String {
         v == v.rounded() && abs(v) < 1e15 ? String(Int(v)) : String(format: "%.4g", v)
+    }
+}
+
+/// Rows of cells in aligned columns, two spaces apart; the first row is the header.
+func printTable(_ rows: [[String]]) {
+    let columns = rows.map(\.count).max() ?? 0
+    let widths = (0..<columns).map { c in rows.map { c < $0.count ? $0[c].count : 0 }.max() ?? 0 }
+    for row in rows {
+        print(zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ").trimmingCharacters(in: .whitespaces))
     }
 }

@@ -1,0 +1,89 @@
+import Foundation
+import HoneBase
+import HoneStore
+
+/// One successful run of a pipeline: which run (fingerprint) each stage ended on. Params,
+/// metrics and artifact digests come from those run records, so nothing is stored twice and
+/// nothing is recomputed. The id is a digest of the pipeline's name and the fingerprints: the
+/// same results give the same experiment, however often the pipeline is run.
+public struct Experiment: Sendable, Equatable {
+    public let id: String
+    public let pipeline: String
+    /// When this set of results was first recorded (ISO 8601).
+    public let created: String
+    public let stages: [String: Digest]
+
+    public init(pipeline: String, stages: [String: Digest], created: Date = Date()) {
+        self.pipeline = pipeline
+        self.stages = stages
+        let key = pipeline + "\n" + stages.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.hex)" }.joined(separator: "\n")
+        id = String(Digest.of(key).hex.prefix(10))
+        self.created = ISO8601DateFormatter().string(from: created)
+    }
+
+    public var json: JSONValue {
+        .object(["id": .string(id), "pipeline": .string(pipeline), "created": .string(created),
+                 "stages": .object(stages.mapValues { .string($0.hex) })])
+    }
+
+    init?(json: JSONValue) {
+        guard let id = json["id"]?.stringValue, let pipeline = json["pipeline"]?.stringValue, let created = json["created"]?.stringValue,
+              let stages = json["stages"]?.objectValue else { return nil }
+        var fps: [String: Digest] = [:]
+        for (k, v) in stages {
+            guard let d = v.stringValue.flatMap(Digest.init(hex:)) else { return nil }
+            fps[k] = d
+        }
+        self.id = id; self.pipeline = pipeline; self.created = created; self.stages = fps
+    }
+}
+
+/// The experiments of a workspace, one JSON file each in `.hone/experiments/`.
+public struct Experiments {
+    public let folder: URL
+
+    public init(workspace: Workspace) {
+        folder = workspace.dotHone.appendingPathComponent("experiments")
+    }
+
+    /// Records the pipeline's stages as the lockfile now has them; returns the experiment and
+    /// whether it is new (an identical one keeps its first date).
+    @discardableResult
+    public func record(pipeline: String, stages: [String], lockfile: Lockfile) throws -> (experiment: Experiment, new: Bool) {
+        var fps: [String: Digest] = [:]
+        for s in stages { if let e = lockfile.stages[s] { fps[s] = e.fingerprint } }
+        let experiment = Experiment(pipeline: pipeline, stages: fps)
+        let path = folder.appendingPathComponent(experiment.id + ".json").path
+        if FileManager.default.fileExists(atPath: path) { return (experiment, false) }
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try writeAtomically(Array((experiment.json.pretty + "\n").utf8), to: path)
+        return (experiment, true)
+    }
+
+    /// Every experiment, oldest first (ties by id).
+    public func all() -> [Experiment] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        return names.filter { $0.hasSuffix(".json") }.compactMap { name in
+            FileManager.default.contents(atPath: folder.appendingPathComponent(name).path)
+                .flatMap { try? JSONValue.parse($0) }.flatMap(Experiment.init(json:))
+        }.sorted { ($0.created, $0.id) < ($1.created, $1.id) }
+    }
+
+    public enum LookupError: Error, CustomStringConvertible {
+        case none(String), ambiguous(String, [String])
+        public var description: String {
+            switch self {
+            case let .none(p): return "no experiment '\(p)' (`hone exp list` shows them)"
+            case let .ambiguous(p, ids): return "'\(p)' could be any of \(ids.joined(separator: ", ")); give more of the id"
+            }
+        }
+    }
+
+    /// The experiment whose id starts with `prefix`.
+    public func find(_ prefix: String) throws -> Experiment {
+        let matches = all().filter { $0.id.hasPrefix(prefix) }
+        guard let first = matches.first else { throw LookupError.none(prefix) }
+        guard matches.count == 1 else { throw LookupError.ambiguous(prefix, matches.map(\.id)) }
+        return first
+    }
+}
