@@ -17,6 +17,9 @@ struct Run: ParsableCommand {
     @Option(name: [.customShort("S"), .customLong("set")], help: "Override a param, STAGE.PARAM=VALUE, or a var, NAME=VALUE (repeatable).")
     var overrides: [String] = []
 
+    @Option(name: .long, help: "Run once per value: KEY=V1,V2,… with KEY as -S takes it (STAGE.PARAM or a var); values with commas go in a list, KEY=[a, \"b,c\"]. Several sweeps run every combination; each run is an experiment (hone exp show).")
+    var sweep: [String] = []
+
     @Flag(name: .shortAndLong, help: "Run the stages even when they are up to date.")
     var force = false
 
@@ -43,6 +46,28 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
+        guard !sweep.isEmpty else { return try runOnce(overrides: overrides) }
+        var sweeps: [Sweep] = []
+        for text in sweep {
+            guard let s = Sweep(text) else {
+                printError("--sweep \(text): expected KEY=V1,V2,… (or KEY=[V1, V2, …]) with no empty value")
+                throw ExitCode(2)
+            }
+            sweeps.append(s)
+        }
+        let runs = Sweep.combinations(sweeps)
+        var failed = 0
+        for (i, combination) in runs.enumerated() {
+            print("sweep \(i + 1)/\(runs.count): \(combination.joined(separator: " "))")
+            do { try runOnce(overrides: overrides + combination) } catch let e as ExitCode where e.rawValue == 1 {
+                failed += 1
+                if !keepGoing { break }
+            }
+        }
+        if failed > 0 { printError("\(failed) of \(runs.count) sweep runs failed"); throw ExitCode(1) }
+    }
+
+    func runOnce(overrides: [String]) throws {
         let started = Date()
         let (file, stages) = splitPipelineAndStages(args)
         let loaded = try loadPipeline(file, overrides: overrides, writes: !dryRun)

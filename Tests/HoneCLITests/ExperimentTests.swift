@@ -45,4 +45,17 @@ import Testing
         let unknown = try box.hone("exp", "show", "nosuch")
         #expect(unknown.status == 2 && unknown.err.contains("no experiment 'nosuch'"), "\(unknown.all)")
     }
+
+    @Test func aSweepRunsOneExperimentPerValueAndAgainRunsNothing() throws {
+        let box = try Sandbox()
+        try box.write("p.yaml", Self.pipeline)
+        let first = try box.hone("run", "p.yaml", "--sweep", "n=2,4")
+        #expect(first.status == 0, "\(first.all)")
+        #expect(first.out.contains("sweep 1/2: n=2") && first.out.contains("sweep 2/2: n=4"), "\(first.out)")
+        let again = try box.hone("run", "p.yaml", "--sweep", "n=2,4")
+        #expect(again.status == 0 && !again.out.contains(" ran") && !again.out.contains("Experiment "), "\(again.out)")
+        #expect(try box.hone("exp", "list").out.split(separator: "\n").count == 3)
+        let bad = try box.hone("run", "p.yaml", "--sweep", "n=1,,2")
+        #expect(bad.status == 2 && bad.err.contains("no empty value"), "\(bad.all)")
+    }
 }
