@@ -20,3 +20,13 @@ $(VENV)/.ok: mk/deps.mk
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q $(PY_PACKAGES)
 	touch $@
+
+# Headless Chromium renders `hone report` in its test (which skips, saying so, without it).
+# Part of `make deps` (what `make test` and CI install), not of `make run`.
+DEPS += deps-chromium
+.PHONY: deps-chromium
+deps-chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing: chromium (for the report test)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends chromium; }

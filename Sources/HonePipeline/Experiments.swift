@@ -18,7 +18,10 @@ public struct Experiment: Sendable, Equatable {
         self.stages = stages
         let key = pipeline + "\n" + stages.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.hex)" }.joined(separator: "\n")
         id = String(Digest.of(key).hex.prefix(10))
-        self.created = ISO8601DateFormatter().string(from: created)
+        // Milliseconds: a sweep records several experiments a second, and they list in run order.
+        let format = ISO8601DateFormatter()
+        format.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        self.created = format.string(from: created)
     }
 
     public var json: JSONValue {

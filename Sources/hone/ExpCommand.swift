@@ -32,11 +32,12 @@ struct ExperimentView {
     }
 }
 
-func experimentViews(_ ids: [String]) throws -> [ExperimentView] {
+/// The experiments named by `ids`; without ids, every experiment (of `pipeline` when given).
+func experimentViews(_ ids: [String], pipeline: String? = nil) throws -> [ExperimentView] {
     let ws = try Workspace(root: Workspace.findRoot(from: URL(fileURLWithPath: FileManager.default.currentDirectoryPath)))
     let store = Experiments(workspace: ws)
     do {
-        let chosen = ids.isEmpty ? store.all() : try ids.map { try store.find($0) }
+        let chosen = ids.isEmpty ? store.all().filter { pipeline == nil || $0.pipeline == pipeline } : try ids.map { try store.find($0) }
         return chosen.map { ExperimentView($0, runs: ws.runs) }
     } catch {
         printError("\(error)")
@@ -65,15 +66,16 @@ struct ExpShow: ParsableCommand {
         abstract: "A table: experiments as rows, params and metrics as columns.",
         discussion: "Without --metric, each stage that differs between the experiments shown gives its key metric (what `hone summary` shows).")
 
-    @Argument(help: "Experiment ids (or unique prefixes); default: all.") var ids: [String] = []
+    @Argument(help: "Experiment ids (or unique prefixes); default: every experiment of the pipeline.") var ids: [String] = []
+    @OptionGroup var file: PipelineArgument
     @Flag(name: .long, help: "Only the params whose values differ between the experiments shown.") var onlyChanged = false
     @Option(name: .long, help: "A metric column, STAGE.METRIC (repeatable).") var metric: [String] = []
     @Option(name: .long, help: "Sort the rows by this column (a STAGE.PARAM or STAGE.METRIC).") var sort: String?
     @Flag(name: .long, help: "Sort descending.") var descending = false
 
     func run() throws {
-        let views = try experimentViews(ids)
-        guard !views.isEmpty else { print("No experiments yet."); return }
+        let views = try experimentViews(ids, pipeline: file.pipeline)
+        guard !views.isEmpty else { print("No experiments of \(file.pipeline) yet."); return }
         let allParams = Set(views.flatMap(\.params.keys)).sorted()
         let params = onlyChanged ? allParams.filter { p in Set(views.map { $0.params[p] ?? "" }).count > 1 } : allParams
         var metrics = metric

@@ -33,7 +33,7 @@ import Testing
         #expect(list.count == 3, "\(list)")
         let ids = list.dropFirst().map { String($0.split(separator: " ")[0]) }
 
-        let show = try box.hone("exp", "show", "--only-changed", "--sort", "make.lines", "--descending").out
+        let show = try box.hone("exp", "show", "-p", "p.yaml", "--only-changed", "--sort", "make.lines", "--descending").out
         let rows = show.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
         #expect(rows.first == ["experiment", "make.n", "make.lines"], "\(show)")
         #expect(rows.dropFirst().map { $0[1] } == ["5", "3"], "\(show)")
@@ -42,7 +42,7 @@ import Testing
         #expect(diff.contains("make.n: 3 -> 5") && diff.contains("make.lines: 3.0 -> 5.0"), "\(diff)")
         #expect(diff.contains("count.count.txt:") && diff.contains("make.out.txt:"), "\(diff)")
 
-        let unknown = try box.hone("exp", "show", "nosuch")
+        let unknown = try box.hone("exp", "show", "-p", "p.yaml", "nosuch")
         #expect(unknown.status == 2 && unknown.err.contains("no experiment 'nosuch'"), "\(unknown.all)")
     }
 
