@@ -1,7 +1,7 @@
 # System libraries (Debian -dev packages) and the Python venv for test oracles.
 
 APT_PACKAGES := libyaml-dev zlib1g-dev libopenblas-dev pkg-config
-PY_PACKAGES  := jsonschema pyyaml tokenizers
+PY_PACKAGES  := jsonschema pyyaml tokenizers tensorboard
 
 DEPS += deps-system deps-venv
 

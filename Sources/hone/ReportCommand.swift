@@ -14,6 +14,8 @@ struct Report: ParsableCommand {
 
     @Argument(help: "Experiment ids or unique prefixes (hone exp list).") var ids: [String] = []
     @Option(name: .shortAndLong, help: "The HTML file to write.") var output = "report.html"
+    @Option(name: .long, help: "Also write the training histories as TensorBoard event files under this folder (one run per experiment and stage).")
+    var tensorboard: String?
     @OptionGroup var file: PipelineArgument
 
     /// The history keys drawn, when a stage has them.
@@ -34,6 +36,33 @@ struct Report: ParsableCommand {
             throw ExitCode(1)
         }
         print("Wrote \(output) (\(views.count) experiment\(views.count == 1 ? "" : "s"), \(formatBytes(html.utf8.count))).")
+        if let tensorboard {
+            let runs = try Self.writeTensorBoard(views, stages: pipeline?.stages.map(\.name), objects: ws.objects, to: URL(fileURLWithPath: tensorboard))
+            print("Wrote \(runs) TensorBoard run\(runs == 1 ? "" : "s") under \(tensorboard) (tensorboard --logdir \(tensorboard)).")
+        }
+    }
+
+    /// Every numeric key of each training stage's history.jsonl, as scalars in
+    /// DIR/EXPERIMENT/STAGE/events.out.tfevents.*; returns the runs written.
+    static func writeTensorBoard(_ views: [ExperimentView], stages: [String]?, objects: ObjectStore, to dir: URL) throws -> Int {
+        var runs = 0
+        for v in views {
+            let wall = ISO8601DateFormatter.withFractions.date(from: v.experiment.created)?.timeIntervalSince1970 ?? 0
+            for stage in stages ?? v.experiment.stages.keys.sorted() {
+                let history = jsonLines(file("history.jsonl", in: v.artifacts["\(stage).metrics"], objects))
+                guard !history.isEmpty else { continue }
+                var events = TensorBoardEvents(wallTime: wall)
+                for line in history {
+                    guard let step = line["step"]?.intValue else { continue }
+                    for (key, value) in (line.objectValue ?? [:]).sorted(by: { $0.key < $1.key }) where key != "step" {
+                        if let x = value.doubleValue { events.scalar(key, x, step: step, wallTime: wall) }
+                    }
+                }
+                try events.write(to: dir.appendingPathComponent(v.experiment.id).appendingPathComponent(stage), name: "\(v.experiment.id).hone")
+                runs += 1
+            }
+        }
+        return runs
     }
 
     /// A file inside a folder artifact (or nil when it is not there).
@@ -124,4 +153,13 @@ struct Report: ParsableCommand {
         return "<table><tr>" + header.map { "<th>\(e($0))</th>" }.joined() + "</tr>"
             + rows.map { "<tr>" + $0.map { "<td>\(e($0))</td>" }.joined() + "</tr>" }.joined() + "</table>"
     }
+}
+
+extension ISO8601DateFormatter {
+    /// Reads the experiments' creation times (with milliseconds).
+    static let withFractions: ISO8601DateFormatter = {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f
+    }()
 }

@@ -27,8 +27,8 @@ import Testing
         try box.write("val.txt", String(text.prefix(400)) + "\n")
         let run = try box.hone("run", "p.yaml", "--sweep", "lm.lr=0.01,0.003")
         try #require(run.status == 0, "\(run.all)")
-        let made = try box.hone("report", "-p", "p.yaml", "-o", "report.html")
-        #expect(made.status == 0 && made.out.contains("2 experiments"), "\(made.all)")
+        let made = try box.hone("report", "-p", "p.yaml", "-o", "report.html", "--tensorboard", "tb")
+        #expect(made.status == 0 && made.out.contains("2 experiments") && made.out.contains("2 TensorBoard runs"), "\(made.all)")
         let html = try #require(box.read("report.html"))
         // Self-contained: no script, no stylesheet or image from elsewhere.
         #expect(!html.contains("<script") && !html.contains("<link") && !html.contains("src="))
@@ -66,5 +66,41 @@ import Testing
         let rendered = String(decoding: dom.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         dump.waitUntilExit()
         #expect(rendered.components(separatedBy: "class=\"line\"").count - 1 == 2 * charts.count, "every line in the rendered page")
+    }
+
+    /// The event files read back by tensorboard's own EventAccumulator hold the histories' values.
+    @Test func tensorBoardReadsTheEventFiles() throws {
+        let python = ProcessInfo.processInfo.environment["HONE_PYTHON"] ?? Sandbox.repo.appendingPathComponent(".venv/bin/python").path
+        let probe = Process()
+        probe.executableURL = URL(fileURLWithPath: python)
+        probe.arguments = ["-c", "import tensorboard"]
+        probe.standardOutput = FileHandle.nullDevice; probe.standardError = FileHandle.nullDevice
+        guard (try? probe.run()) != nil, { probe.waitUntilExit(); return probe.terminationStatus == 0 }() else {
+            print("skipped: reading TensorBoard event files back (no tensorboard in \(python); `make deps` installs it)")
+            return
+        }
+        let box = try Sandbox()
+        try box.write("p.yaml", Self.pipeline)
+        let text = (0..<80).map { "the river \($0 % 7) runs under the hill \($0 % 5)" }.joined(separator: "\n") + "\n"
+        try box.write("text.txt", text)
+        try box.write("val.txt", String(text.prefix(400)) + "\n")
+        try #require(try box.hone("run", "p.yaml").status == 0)
+        try #require(try box.hone("report", "-p", "p.yaml", "-o", "r.html", "--tensorboard", "tb").status == 0)
+        let read = Process(), out = Pipe()
+        read.executableURL = URL(fileURLWithPath: python)
+        read.arguments = [Sandbox.repo.appendingPathComponent("Tests/oracles/tensorboard_scalars.py").path, box.path("tb")]
+        read.standardOutput = out
+        try read.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        read.waitUntilExit()
+        let runs = try #require(try JSONSerialization.jsonObject(with: data) as? [String: [String: [[Double]]]])
+        let lm = try #require(runs.first { $0.key.hasSuffix("/lm") }?.value)
+        let history = try #require(box.read(".hone/outputs/lm/metrics/history.jsonl")).split(separator: "\n").compactMap {
+            try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Double]
+        }
+        let losses = history.compactMap { h in h["loss"].map { [h["step"] ?? -1, $0] } }
+        #expect(lm["loss"]?.count == 12 && losses.count == 12)
+        for (a, b) in zip(lm["loss"] ?? [], losses) { #expect(a[0] == b[0] && abs(a[1] - b[1]) < 1e-5 * max(1, abs(b[1]))) }
+        #expect(lm["val_loss"]?.map { $0[0] } == [4, 8, 12])
     }
 }
