@@ -29,4 +29,5 @@ deps-chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "installing: chromium (for the report test)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends chromium; }
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends chromium \
+	  || echo "chromium: could not be installed; the report test will skip its rendering check"; }
