@@ -14,6 +14,15 @@ public struct Tuning: Sendable {
     /// Nothing trains: a model for evaluation or generation.
     public static var frozen: Tuning { var t = Tuning(); t.base = .none; return t }
 
+    /// The base tensor `name` trains too, whatever else does (a new head under LoRA or freezing).
+    public mutating func alsoTrain(_ name: String) {
+        switch base {
+        case .all: break
+        case .none: base = .only([name])
+        case let .only(names): base = .only(names.union([name]))
+        }
+    }
+
     /// What a checkpoint records, so it is never restored into a model tuned another way.
     public var json: JSONValue {
         var o: [String: JSONValue] = [:]

@@ -18,11 +18,17 @@ public struct Experiment: Sendable, Equatable {
         self.stages = stages
         let key = pipeline + "\n" + stages.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.hex)" }.joined(separator: "\n")
         id = String(Digest.of(key).hex.prefix(10))
-        // Milliseconds: a sweep records several experiments a second, and they list in run order.
+        self.created = Experiment.dateFormat.string(from: created)
+    }
+
+    /// Milliseconds: a sweep records several experiments a second, and they list in run order.
+    static var dateFormat: ISO8601DateFormatter {
         let format = ISO8601DateFormatter()
         format.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        self.created = format.string(from: created)
+        return format
     }
+
+    public var createdDate: Date? { Experiment.dateFormat.date(from: created) }
 
     public var json: JSONValue {
         .object(["id": .string(id), "pipeline": .string(pipeline), "created": .string(created),

@@ -56,6 +56,9 @@ struct ChatModel {
         tokenizer.encode(text + (template == .chatml ? ChatTemplate.imEnd : ChatTemplate.endOfText)).map(Int32.init)
     }
 
+    /// The model, frozen: what answers and scores.
+    func frozen() -> Model { Model(config: config, weights: weights, threads: Parallel.defaultThreads, tuning: .frozen) }
+
     /// A generated response's text, without the stop token that ended it.
     func text(_ response: [Int32]) -> String {
         let kept = response.last.map { stop.contains($0) } == true ? response.dropLast() : response[...]

@@ -13,13 +13,12 @@ extension EvaluateKind {
     func classify(_ context: StageContext, _ modelDir: URL, _ dataDir: URL, _ out: URL) throws -> StageResult {
         let p = context.params
         let chat = try ChatModel(modelDir, input: "model")
-        var records = try RecordParams.records(dataDir, format: .textLabel, input: "data")
-        if let most = p.int("max_examples"), most > 0 { records = Array(records.prefix(most)) }
+        let records = try RecordParams.records(dataDir, format: .textLabel, input: "data", most: p.int("max_examples"))
         var labels = p["labels"]?.arrayValue?.compactMap(\.stringValue) ?? []
         if labels.isEmpty { labels = Array(Set(records.compactMap { $0["label"] })).sorted() }
         guard labels.count >= 2 else { throw StageFailure("\(context.stageName): the data has one label only (\(labels.first ?? "")); classification needs two or more") }
         let index = Dictionary(uniqueKeysWithValues: labels.enumerated().map { ($1, $0) })
-        let model = Model(config: chat.config, weights: chat.weights, threads: Parallel.defaultThreads, tuning: .frozen)
+        let model = chat.frozen()
         let generator = Generator(model: model)
         let V = chat.config.vocabSize
         let answers = labels.map { chat.response($0) }

@@ -12,9 +12,8 @@ extension EvaluateKind {
     func generate(_ context: StageContext, _ modelDir: URL, _ dataDir: URL, _ out: URL) throws -> StageResult {
         let p = context.params
         let chat = try ChatModel(modelDir, input: "model")
-        var records = try RecordParams.records(dataDir, format: .alpaca, input: "data")
-        if let most = p.int("max_examples"), most > 0 { records = Array(records.prefix(most)) }
-        let model = Model(config: chat.config, weights: chat.weights, threads: Parallel.defaultThreads, tuning: .frozen)
+        let records = try RecordParams.records(dataDir, format: .alpaca, input: "data", most: p.int("max_examples"))
+        let model = chat.frozen()
         let generator = Generator(model: model)
         let temperature = p.double("temperature") ?? 0, maxNew = p.int("max_new_tokens") ?? 32
         var sequences: [[Int32]] = [], texts: [String] = []
@@ -31,12 +30,9 @@ extension EvaluateKind {
         })
         var rewards: [Double]?
         if let judgeDir = context.inputs["reward_model"] {
-            let judge = try TrainStage.loadBase(judgeDir, quant: nil)
-            guard judge.config.scalarHead, judge.config.vocabSize == chat.config.vocabSize else {
-                throw StageFailure("input 'reward_model' must be a reward model (scalar head) with the evaluated model's vocabulary")
-            }
-            let judgeModel = Model(config: judge.config, weights: judge.weights, threads: Parallel.defaultThreads, tuning: .frozen)
-            let T = min(judge.config.maxPositions - judge.config.virtualTokens, sequences.map(\.count).max() ?? 1)
+            let judgeModel = try RewardKind.judge(judgeDir, input: "reward_model", vocabSize: chat.config.vocabSize)
+            let judge = judgeModel.config
+            let T = min(judge.maxPositions - judge.virtualTokens, sequences.map(\.count).max() ?? 1)
             rewards = RewardModeling.scores(judgeModel, Activations(for: judgeModel, B: 8, T: T), sequences: sequences)
         }
         func r6(_ x: Double) -> Double { (x * 1e6).rounded() / 1e6 }

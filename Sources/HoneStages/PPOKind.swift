@@ -73,15 +73,9 @@ struct PPOKind: StageKind {
         }
         let p = context.params
         let chat = try ChatModel(policyDir, input: "policy")
-        let judge = try TrainStage.loadBase(rewardDir, quant: nil)
-        guard judge.config.scalarHead else {
-            throw StageFailure("input 'reward' has no scalar head (hone_scalar_head in its config.json): give a reward stage's model output")
-        }
-        guard judge.config.vocabSize == chat.config.vocabSize else {
-            throw StageFailure("the reward model's vocabulary (\(judge.config.vocabSize)) differs from the policy's (\(chat.config.vocabSize)); train it from the same base")
-        }
-        var records = try RecordParams.records(promptsDir, format: .alpaca, input: "prompts")
-        if let most = p.int("max_prompts"), most > 0 { records = Array(records.prefix(most)) }
+        let judgeModel = try RewardKind.judge(rewardDir, input: "reward", vocabSize: chat.config.vocabSize)
+        let judge = judgeModel.config
+        let records = try RecordParams.records(promptsDir, format: .alpaca, input: "prompts", most: p.int("max_prompts"))
         let prompts = try records.map { try chat.prompt(instruction: $0["instruction"] ?? "", input: $0["input"] ?? "") }
 
         var s = PPOSettings()
@@ -117,19 +111,14 @@ struct PPOKind: StageKind {
 
         let (config, weights) = ScalarHead.adding(to: chat.config, weights: chat.weights)
         var tuning = try TuningParams.tuning(p, config: config, loraKey: context.seed(for: "lora init"))
-        switch tuning.base {
-        case .all: break
-        case .none: tuning.base = .only([ScalarHead.tensorName])
-        case let .only(names): tuning.base = .only(names.union([ScalarHead.tensorName]))
-        }
+        tuning.alsoTrain(ScalarHead.tensorName)
         let threads = Parallel.defaultThreads
         let policy = Model(config: config, weights: weights, threads: threads, tuning: tuning)
         // With LoRA the base never changes, so the reference can share its weights.
         let reference = Model(config: config, weights: tuning.lora != nil ? weights : weights.copy(), threads: threads, tuning: .frozen)
-        let judgeModel = Model(config: judge.config, weights: judge.weights, threads: threads, tuning: .frozen)
         let longest = (prompts.map(\.count).max() ?? 0) + s.maxNewTokens
-        guard longest + judge.config.virtualTokens <= judge.config.maxPositions else {
-            throw StageFailure("\(context.stageName): the longest prompt and max_new_tokens (\(longest) tokens) pass the reward model's max_positions \(judge.config.maxPositions)")
+        guard longest + judge.virtualTokens <= judge.maxPositions else {
+            throw StageFailure("\(context.stageName): the longest prompt and max_new_tokens (\(longest) tokens) pass the reward model's max_positions \(judge.maxPositions)")
         }
         let judgeActs = Activations(for: judgeModel, B: s.minibatch, T: longest)
         let trainer: PPOTrainer

@@ -59,15 +59,14 @@ struct PreferencesKind: StageKind {
         }
         let p = context.params
         let chat = try ChatModel(modelDir, input: "model")
-        let model = Model(config: chat.config, weights: chat.weights, threads: Parallel.defaultThreads, tuning: .frozen)
+        let model = chat.frozen()
         let generator = Generator(model: model)
         let checker = Checker(context)
         var metrics: [String: Double] = [:]
         var samples: [String] = []
         for (split, dir, out) in [("train", trainDir, trainOut), ("val", context.inputs["val"], valOut)] {
             guard let dir else { continue }
-            var records = try RecordParams.records(dir, format: .alpaca, input: split)
-            if let most = p.int("max_prompts"), most > 0 { records = Array(records.prefix(most)) }
+            let records = try RecordParams.records(dir, format: .alpaca, input: split, most: p.int("max_prompts"))
             let k = p.int("samples") ?? 4
             var answers: [(record: Int, text: String)] = []
             for (i, r) in records.enumerated() {

@@ -31,9 +31,10 @@ struct StageFailure: Error, CustomStringConvertible {
 }
 
 extension RecordParams {
-    /// Every record of `dir` in `format`; a malformed one is an error naming its file and line
-    /// (these inputs come from earlier stages or the user's own file, not raw data to clean).
-    static func records(_ dir: URL, format: RecordFormat, input: String) throws -> [Record] {
+    /// Every record of `dir` in `format` (the first `most` when it is above 0); a malformed one is
+    /// an error naming its file and line (these inputs come from earlier stages or the user's
+    /// own file, not raw data to clean).
+    static func records(_ dir: URL, format: RecordFormat, input: String, most: Int? = nil) throws -> [Record] {
         var out: [Record] = []
         try RecordReader(root: dir, format: format).forEach { item in
             switch item {
@@ -43,6 +44,7 @@ extension RecordParams {
             }
         }
         guard !out.isEmpty else { throw StageFailure("input '\(input)' holds no \(format.rawValue) records") }
+        if let most, most > 0 { return Array(out.prefix(most)) }
         return out
     }
 }

@@ -58,11 +58,7 @@ struct RewardKind: StageKind {
         let settings = TrainParams.settings(p, examples: train.count, context: context)
         var tuning = try TuningParams.tuning(p, config: config, loraKey: context.seed(for: "lora init"))
         // Whatever else trains, the new head must.
-        switch tuning.base {
-        case .all: break
-        case .none: tuning.base = .only([ScalarHead.tensorName])
-        case let .only(names): tuning.base = .only(names.union([ScalarHead.tensorName]))
-        }
+        tuning.alsoTrain(ScalarHead.tensorName)
         let model = Model(config: config, weights: weights, threads: Parallel.defaultThreads, tuning: tuning, quantized: base.quantized)
         let trainer = Trainer(model: model, settings: settings, train: RewardModeling(train, T: T), val: val.map { RewardModeling($0, T: T) })
         context.log.write("\(context.stageName): \(train.count) train pairs, \(val?.count ?? 0) val pairs, \(settings.steps) steps of \(settings.batchSize) pairs, "
@@ -80,5 +76,18 @@ struct RewardKind: StageKind {
         }
         if let v = val { metrics["val_pairs"] = Double(v.count) }
         return StageResult(metrics: metrics)
+    }
+
+    /// The reward model an input names (a reward stage's model output), frozen; it must score
+    /// the token ids of a model with `vocabSize` tokens.
+    static func judge(_ folder: URL, input: String, vocabSize: Int) throws -> Model {
+        let m = try TrainStage.loadBase(folder, quant: nil)
+        guard m.config.scalarHead else {
+            throw StageFailure("input '\(input)' has no scalar head (hone_scalar_head in its config.json): give a reward stage's model output")
+        }
+        guard m.config.vocabSize == vocabSize else {
+            throw StageFailure("input '\(input)': the reward model's vocabulary (\(m.config.vocabSize)) differs from the model's it judges (\(vocabSize)); train it from the same base")
+        }
+        return Model(config: m.config, weights: m.weights, threads: Parallel.defaultThreads, tuning: .frozen)
     }
 }

@@ -47,7 +47,7 @@ struct Report: ParsableCommand {
     static func writeTensorBoard(_ views: [ExperimentView], stages: [String]?, objects: ObjectStore, to dir: URL) throws -> Int {
         var runs = 0
         for v in views {
-            let wall = ISO8601DateFormatter.withFractions.date(from: v.experiment.created)?.timeIntervalSince1970 ?? 0
+            let wall = v.experiment.createdDate?.timeIntervalSince1970 ?? 0
             for stage in stages ?? v.experiment.stages.keys.sorted() {
                 let history = jsonLines(file("history.jsonl", in: v.artifacts["\(stage).metrics"], objects))
                 guard !history.isEmpty else { continue }
@@ -155,11 +155,3 @@ struct Report: ParsableCommand {
     }
 }
 
-extension ISO8601DateFormatter {
-    /// Reads the experiments' creation times (with milliseconds).
-    static let withFractions: ISO8601DateFormatter = {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return f
-    }()
-}

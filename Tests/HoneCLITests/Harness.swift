@@ -83,6 +83,25 @@ final class Sandbox {
         return (p, out, err)
     }
 
+    /// Starts `hone ARGS` and kills it with SIGKILL as soon as `due()` says so (polled every
+    /// 200 µs, for at most `seconds`); true when it was killed then, by the signal.
+    func runAndKill(_ args: [String], seconds: Double = 60, when due: () -> Bool) throws -> Bool {
+        let p = start(args)
+        try p.process.run()
+        let started = Date()
+        var killed = false
+        while p.process.isRunning && Date().timeIntervalSince(started) < seconds {
+            if due() {
+                kill(p.process.processIdentifier, SIGKILL)
+                killed = true
+                break
+            }
+            usleep(200)
+        }
+        p.process.waitUntilExit()
+        return killed && p.process.terminationReason == .uncaughtSignal
+    }
+
     func sh(_ command: String) throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/sh")

@@ -54,20 +54,7 @@ import Testing
 
     /// Starts `hone run` and kills it with SIGKILL once the stage log shows `marker`.
     func runAndKill(_ box: Sandbox, when marker: String) throws -> Bool {
-        let p = box.start(["run", "p.yaml"])
-        try p.process.run()
-        let started = Date()
-        var killed = false
-        while p.process.isRunning && Date().timeIntervalSince(started) < 120 {
-            if log(box).contains(marker) {
-                kill(p.process.processIdentifier, SIGKILL)
-                killed = true
-                break
-            }
-            usleep(500)
-        }
-        p.process.waitUntilExit()
-        return killed && p.process.terminationReason == .uncaughtSignal
+        try box.runAndKill(["run", "p.yaml"], seconds: 120) { log(box).contains(marker) }
     }
 
     @Test func killedMidRolloutAndMidUpdateTheResumedRunEndsWithTheSameBytes() throws {

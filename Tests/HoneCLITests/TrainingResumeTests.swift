@@ -50,27 +50,15 @@ import Testing
 
     /// Starts `hone run`, kills it with SIGKILL when `point` is reached; true if it was killed there.
     func runAndKill(_ box: Sandbox, at point: KillPoint) throws -> Bool {
-        let p = box.start(["run", "p.yaml"])
-        try p.process.run()
         let started = Date()
-        var killed = false
-        while p.process.isRunning && Date().timeIntervalSince(started) < 60 {
+        return try box.runAndKill(["run", "p.yaml"]) {
             let files = scratch(box).flatMap { try? FileManager.default.contentsOfDirectory(atPath: $0.path) } ?? []
-            let due: Bool
             switch point {
-            case let .afterCheckpoint(step): due = files.contains(String(format: "checkpoint-%08d.hck", step))
-            case .duringCheckpointWrite: due = files.contains { $0.hasSuffix(".tmp") }
-            case let .after(seconds): due = Date().timeIntervalSince(started) > seconds
+            case let .afterCheckpoint(step): return files.contains(String(format: "checkpoint-%08d.hck", step))
+            case .duringCheckpointWrite: return files.contains { $0.hasSuffix(".tmp") }
+            case let .after(seconds): return Date().timeIntervalSince(started) > seconds
             }
-            if due {
-                kill(p.process.processIdentifier, SIGKILL)
-                killed = true
-                break
-            }
-            usleep(200)
         }
-        p.process.waitUntilExit()
-        return killed && p.process.terminationReason == .uncaughtSignal
     }
 
     @Test func killedAtSeveralPointsTheResumedRunEndsWithTheSameBytes() throws {
