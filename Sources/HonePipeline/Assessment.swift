@@ -86,7 +86,7 @@ public struct Assessor: Sendable {
             }
             basis = Fingerprint.basis(shell: shell, deps: deps, inputs: inputs)
         case let .kind(kind):
-            basis = Fingerprint.basis(kind: kind, stage: stage.name, seed: pipeline.seed, inputs: inputs, environment: environment)
+            basis = Fingerprint.basis(kind: kind, stage: stage.randomnessName, seed: pipeline.seed, inputs: inputs, environment: environment)
         }
         let fingerprint = Fingerprint.of(basis)
         let record = workspace.runs.get(fingerprint)

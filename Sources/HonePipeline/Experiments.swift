@@ -55,12 +55,13 @@ public struct Experiments {
         folder = workspace.dotHone.appendingPathComponent("experiments")
     }
 
-    /// Records the pipeline's stages as the lockfile now has them; returns the experiment and
+    /// Records one experiment as the lockfile now has its stages (`stages`: the name the
+    /// experiment gives a stage -> the stage's name in the lockfile); returns the experiment and
     /// whether it is new (an identical one keeps its first date).
     @discardableResult
-    public func record(pipeline: String, stages: [String], lockfile: Lockfile) throws -> (experiment: Experiment, new: Bool) {
+    public func record(pipeline: String, stages: [String: String], lockfile: Lockfile) throws -> (experiment: Experiment, new: Bool) {
         var fps: [String: Digest] = [:]
-        for s in stages { if let e = lockfile.stages[s] { fps[s] = e.fingerprint } }
+        for (name, s) in stages { if let e = lockfile.stages[s] { fps[name] = e.fingerprint } }
         let experiment = Experiment(pipeline: pipeline, stages: fps)
         let path = folder.appendingPathComponent(experiment.id + ".json").path
         if FileManager.default.fileExists(atPath: path) { return (experiment, false) }
@@ -94,5 +95,38 @@ public struct Experiments {
         guard let first = matches.first else { throw LookupError.none(prefix) }
         guard matches.count == 1 else { throw LookupError.ambiguous(prefix, matches.map(\.id)) }
         return first
+    }
+}
+
+extension Pipeline {
+    /// The experiments one whole run of the pipeline makes, each as the name it gives a stage ->
+    /// the stage. Without `matrix:` or `foreach:` that is one experiment of every stage. A swept
+    /// stage gives one experiment per instance, under the stage's name in the file (so
+    /// `sft.lr` is a column of `hone exp show` whether the sweep is in the file or `--sweep`);
+    /// swept stages with the same labels move together, others combine in every way.
+    /// The names experiments give the stages, in file order: a swept stage's name in the file.
+    public var experimentStageNames: [String] {
+        var out: [String] = []
+        for s in stages where !out.contains(s.template ?? s.name) { out.append(s.template ?? s.name) }
+        return out
+    }
+
+    public var experimentStageSets: [[String: String]] {
+        var base: [String: String] = [:]
+        var families: [(labels: [String], templates: [String])] = []
+        for stage in stages {
+            guard let template = stage.template else { base[stage.name] = stage.name; continue }
+            if families.contains(where: { $0.templates.contains(template) }) { continue }
+            let labels = stages.filter { $0.template == template }.compactMap(\.label)
+            if let i = families.firstIndex(where: { $0.labels == labels }) { families[i].templates.append(template) }
+            else { families.append((labels, [template])) }
+        }
+        return families.reduce([base]) { sets, family in
+            sets.flatMap { set in
+                family.labels.map { label in
+                    set.merging(family.templates.map { ($0, "\($0)@\(label)") }) { $1 }
+                }
+            }
+        }
     }
 }

@@ -1,5 +1,6 @@
 /// A `-S key=value` from the command line: `stage.param=value` sets one param of one stage,
-/// `name=value` sets a var. The value is read as a YAML scalar (`3e-4` is a number).
+/// `name=value` sets a var. The value is read as a YAML scalar (`3e-4` is a number), or a
+/// flow list (`[a, b]`) when in brackets.
 public struct Override: Sendable, Hashable {
     public let stage: String?
     public let key: String
@@ -25,6 +26,11 @@ public struct Override: Sendable, Hashable {
     }
 
     var node: Node {
+        // A flow list, `[a, b]`, is a list (a matrix's values in a var, say).
+        if value.hasPrefix("["), value.hasSuffix("]"), case let .success(root) = YAMLLoader.load(Array(value.utf8), file: "-S \(text)"),
+           root.items != nil {
+            return root
+        }
         let quoted = value.hasPrefix("\"") && value.hasSuffix("\"") && value.count >= 2
         let text = quoted ? String(value.dropFirst().dropLast()) : value
         return Node(.scalar(text, quoted: quoted), at: .override(self.text))

@@ -12,6 +12,13 @@ public struct Pipeline: Sendable {
     public internal(set) var stages: [Stage]
 
     public func stage(_ name: String) -> Stage? { stages.first { $0.name == name } }
+
+    /// The stages a name given on the command line means: the stage, or every instance of a
+    /// `matrix:` or `foreach:` stage.
+    public func stages(named name: String) -> [Stage] {
+        if let s = stage(name) { return [s] }
+        return stages.filter { $0.template == name }
+    }
 }
 
 public struct Stage: Sendable {
@@ -22,6 +29,14 @@ public struct Stage: Sendable {
     public let body: Body
     /// Stages whose outputs this one reads, in file order.
     public internal(set) var upstream: [String] = []
+    /// For an instance of a `matrix:` or `foreach:` stage: the stage's name in the file, and the
+    /// instance's label (the name is `template@label`).
+    public internal(set) var template: String?
+    public internal(set) var label: String?
+
+    /// Whose randomness a kind draws (and so what its fingerprint names): the stage's name in
+    /// the file, the same for every instance — a sweep compares its values, not its seeds.
+    public var randomnessName: String { template ?? name }
 
     public enum Body: Sendable {
         case shell(ShellStage)

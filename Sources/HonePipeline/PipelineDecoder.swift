@@ -16,8 +16,8 @@ public struct PipelineDecoder {
     }
 
     static let topKeys = ["version", "seed", "vars", "stages"]
-    static let shellKeys = ["kind", "desc", "cmd", "deps", "outs", "params", "metrics", "inputs"]
-    static let kindKeys = ["kind", "desc", "inputs", "params"]
+    static let shellKeys = ["kind", "desc", "cmd", "deps", "outs", "params", "metrics", "inputs", "matrix", "foreach"]
+    static let kindKeys = ["kind", "desc", "inputs", "params", "matrix", "foreach"]
 
     /// Reads and decodes a file; `name` is how messages refer to it.
     public func load(file url: URL, name: String, overrides: [Override] = []) -> Result<Pipeline, Diagnostics> {
@@ -35,7 +35,9 @@ public struct PipelineDecoder {
             var state = DecodeState(decoder: self, file: file)
             let pipeline = state.decode(root, overrides: overrides)
             if let pipeline, state.problems.isEmpty { return .success(pipeline) }
-            return .failure(Diagnostics(state.problems))
+            // Instances share their lines in the file: say a problem there once.
+            var seen = Set<String>()
+            return .failure(Diagnostics(state.problems.filter { seen.insert("\($0.location) \($0.message)").inserted }))
         }
     }
 }
@@ -88,6 +90,7 @@ struct DecodeState {
                     fail(k, "vars.\(name)", "a var name is letters, digits and '_', not starting with a digit")
                 }
                 vars[name] = value.json
+                varNodes[name] = value
             }
         }
         for o in overrides where o.stage == nil {
@@ -97,6 +100,7 @@ struct DecodeState {
                     + " (use -S STAGE.PARAM=VALUE for a stage's param)"))
             } else {
                 vars[o.key] = o.node.json
+                varNodes[o.key] = o.node
             }
         }
 
@@ -107,17 +111,7 @@ struct DecodeState {
         guard let stageEntries = entries(stagesNode, "stages", allowed: nil) else { return nil }
         if stageEntries.isEmpty { fail(stagesNode, "stages", "expected at least one stage") }
 
-        let stageNames = stageEntries.compactMap(\.key.text)
-        for o in overrides {
-            guard let stage = o.stage else { continue }
-            if !stageNames.contains(stage) {
-                problems.append(Diagnostic(.override(o.text), stage,
-                    "unknown stage '\(stage)'" + suggestion(for: stage, in: stageNames)))
-            }
-        }
-
-        pendingStageNames = Set(stageNames)
-        var stages: [Stage] = []
+        var expanded: [StageEntry] = []
         for (key, body) in stageEntries {
             let name = key.text ?? ""
             if !isStageName(name) {
@@ -125,18 +119,38 @@ struct DecodeState {
                     + "not starting with a digit or '-' (no dots: STAGE.OUTPUT splits at the first dot)")
                 continue
             }
-            let mine = overrides.filter { $0.stage == name }
-            if let stage = decodeStage(name: name, key: key, body: body, vars: vars, overrides: mine) {
+            expanded += expand(name: name, key: key, body: body, vars: vars)
+        }
+        for e in expanded { if let t = e.template { instancesOf[t, default: []].append(e.name) } }
+        pendingStageNames = Set(expanded.map(\.name))
+
+        let stageNames = stageEntries.compactMap(\.key.text)
+        let knownNames = expanded.map(\.name) + instancesOf.keys.sorted()
+        for o in overrides {
+            guard let stage = o.stage else { continue }
+            if !knownNames.contains(stage) {
+                problems.append(Diagnostic(.override(o.text), stage,
+                    "unknown stage '\(stage)'" + suggestion(for: stage, in: stageNames + expanded.map(\.name))))
+            }
+        }
+
+        var stages: [Stage] = []
+        for e in expanded {
+            // -S on the stage in the file sets every instance; -S on an instance, that one (last wins).
+            let mine = overrides.filter { $0.stage != nil && $0.stage == e.template } + overrides.filter { $0.stage == e.name }
+            if var stage = decodeStage(name: e.name, key: e.key, body: e.body, vars: vars, item: e.item, swept: e.template == nil ? nil : e.swept, overrides: mine) {
+                stage.template = e.template
+                stage.label = e.label
                 stages.append(stage)
             }
         }
         guard problems.isEmpty else { return nil }
         var pipeline = Pipeline(file: file, seed: seed, vars: vars, stages: stages)
-        link(&pipeline, stageNodes: Dictionary(uniqueKeysWithValues: stageEntries.compactMap { e in e.key.text.map { ($0, e) } }))
+        link(&pipeline, stageNodes: Dictionary(uniqueKeysWithValues: expanded.map { ($0.name, (key: $0.key, value: $0.body)) }))
         return pipeline
     }
 
-    mutating func decodeStage(name: String, key: Node, body: Node, vars: [String: JSONValue], overrides: [Override]) -> Stage? {
+    mutating func decodeStage(name: String, key: Node, body: Node, vars: [String: JSONValue], item: [String: JSONValue], swept: [String: JSONValue]?, overrides: [Override]) -> Stage? {
         let path = "stages.\(name)"
         guard body.entries != nil else {
             fail(body, path, "expected a map with 'kind', found \(describe(body))")
@@ -156,7 +170,7 @@ struct DecodeState {
         }
         _ = kindName
         if kindText == "shell" {
-            guard let shell = decodeShell(path: path, key: key, body: body, vars: vars, overrides: overrides) else { return nil }
+            guard let shell = decodeShell(path: path, key: key, body: body, vars: vars, item: item, swept: swept, overrides: overrides) else { return nil }
             return Stage(name: name, location: key.location, desc: desc, body: .shell(shell))
         }
         guard let kind = decoder.kinds[kindText] else {
@@ -164,7 +178,7 @@ struct DecodeState {
                 + " (known kinds: \(allKindNames.joined(separator: ", ")))")
             return nil
         }
-        guard let stage = decodeKind(kind, path: path, key: key, body: body, vars: vars, overrides: overrides) else { return nil }
+        guard let stage = decodeKind(kind, path: path, key: key, body: body, vars: vars, item: item, overrides: overrides) else { return nil }
         return Stage(name: name, location: key.location, desc: desc, body: .kind(stage))
     }
 
@@ -172,10 +186,10 @@ struct DecodeState {
 
     // MARK: shell
 
-    mutating func decodeShell(path: String, key: Node, body: Node, vars: [String: JSONValue], overrides: [Override]) -> ShellStage? {
+    mutating func decodeShell(path: String, key: Node, body: Node, vars: [String: JSONValue], item: [String: JSONValue], swept sweptParams: [String: JSONValue]?, overrides: [Override]) -> ShellStage? {
         _ = entries(body, path, allowed: PipelineDecoder.shellKeys)
         let before = problems.count
-        let varScope = Interpolator(scopes: [vars])
+        let varScope = Interpolator(scopes: [item, vars])
 
         var params: [String: JSONValue] = [:]
         var ownParams = false
@@ -206,6 +220,7 @@ struct DecodeState {
                 fail(p, "\(path).params", "expected a list of var names or a map of params, found \(describe(p))")
             }
         }
+        if let entry = sweptParams { for (k, v) in entry where params[k] == nil { params[k] = v } }
         for o in overrides {
             if ownParams, params[o.key] != nil {
                 params[o.key] = o.node.json
@@ -220,7 +235,7 @@ struct DecodeState {
         if let c = body["cmd"] {
             if case let .string(raw) = c.json {
                 if raw.trimmingCharacters(in: .whitespaces).isEmpty { fail(c, "\(path).cmd", "expected a command, found an empty string") }
-                let scope = Interpolator(scopes: [params, vars])
+                let scope = Interpolator(scopes: [params, item, vars])
                 if case let .string(s)? = interpolated(.string(raw), at: c, "\(path).cmd", scope) { cmd = s }
             } else {
                 fail(c, "\(path).cmd", "expected a string (the command), found \(describe(c))")
@@ -257,10 +272,10 @@ struct DecodeState {
 
     // MARK: other kinds
 
-    mutating func decodeKind(_ kind: any StageKind, path: String, key: Node, body: Node, vars: [String: JSONValue], overrides: [Override]) -> KindStage? {
+    mutating func decodeKind(_ kind: any StageKind, path: String, key: Node, body: Node, vars: [String: JSONValue], item: [String: JSONValue], overrides: [Override]) -> KindStage? {
         _ = entries(body, path, allowed: PipelineDecoder.kindKeys)
         let before = problems.count
-        let scope = Interpolator(scopes: [vars])
+        let scope = Interpolator(scopes: [item, vars])
 
         let inputs = decodeInputs(body["inputs"], path: path, declared: kind.inputs.map(\.name), kindName: kind.name, scope: scope)
         for spec in kind.inputs where !spec.optional && inputs[spec.name] == nil && problems.count == before {
@@ -325,8 +340,16 @@ struct DecodeState {
                 }
                 continue
             }
-            if let dot = s.firstIndex(of: "."), isStageName(String(s[..<dot])), pendingStageNames.contains(String(s[..<dot])) {
+            if let dot = s.firstIndex(of: "."), pendingStageNames.contains(String(s[..<dot])) {
                 inputs[name] = .output(stage: String(s[..<dot]), name: String(s[s.index(after: dot)...]))
+            } else if let dot = s.firstIndex(of: "."), let instances = instancesOf[String(s[..<dot].prefix { $0 != "@" })] {
+                let stage = String(s[..<dot]), output = String(s[s.index(after: dot)...])
+                let list = "(instances: \(instances.prefix(6).joined(separator: ", "))\(instances.count > 6 ? ", …" : ""))"
+                if stage.contains("@") {
+                    fail(v, inputPath, "no instance '\(stage)'" + suggestion(for: stage, in: instances) + " \(list)")
+                } else {
+                    fail(v, inputPath, "stage '\(stage)' is swept into \(instances.count) instances: name one, as '\(instances[0]).\(output)' \(list)")
+                }
             } else if let p = workspacePath(s, at: v, inputPath) {
                 inputs[name] = .path(p)
             }
@@ -334,8 +357,13 @@ struct DecodeState {
         return inputs
     }
 
-    /// Names of all stages in the file, known before any stage is decoded (for `STAGE.OUTPUT`).
+    /// Names of all stages in the file, instances included, known before any stage is decoded
+    /// (for `STAGE.OUTPUT`).
     var pendingStageNames: Set<String> = []
+    /// A `matrix:` or `foreach:` stage's name in the file -> its instances' names.
+    var instancesOf: [String: [String]] = [:]
+    /// Where each var's value is written (a swept list's labels are its values as written).
+    var varNodes: [String: Node] = [:]
 
     // MARK: helpers
 

@@ -52,11 +52,12 @@ public final class Runner: @unchecked Sendable {
         assessor = Assessor(workspace: workspace, pipeline: pipeline, lockfile: lockfile, environment: options.environment)
     }
 
-    /// The selected stages and everything upstream of them, in file order.
+    /// The selected stages (a swept stage's name selects its instances) and everything upstream
+    /// of them, in file order.
     public static func selection(_ pipeline: Pipeline, targets: [String]) -> [Stage] {
         guard !targets.isEmpty else { return pipeline.stages }
         var wanted = Set<String>()
-        var stack = targets
+        var stack = targets.flatMap { pipeline.stages(named: $0).map(\.name) }
         while let name = stack.popLast() {
             guard wanted.insert(name).inserted, let stage = pipeline.stage(name) else { continue }
             stack.append(contentsOf: stage.upstream)

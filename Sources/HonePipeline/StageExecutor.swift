@@ -230,7 +230,8 @@ struct StageExecutor: @unchecked Sendable {
         let log = FileLog(path: logPath, echo: echo)
         let context = StageContext(stageName: stage.name, params: kind.params, inputs: inputs, outputs: outputs,
                                    scratch: URL(fileURLWithPath: scratch), pipelineSeed: pipeline.seed,
-                                   progress: ObserverProgress(stage: stage.name, observer: observer), log: log, workspace: workspace.root)
+                                   progress: ObserverProgress(stage: stage.name, observer: observer), log: log, workspace: workspace.root,
+                                   randomnessName: stage.randomnessName)
         let result = try kind.kind.run(context)
         log.close()
         var artifacts: [String: Artifact] = [:]

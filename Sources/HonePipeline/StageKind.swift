@@ -78,10 +78,14 @@ public struct StageContext: Sendable {
     /// The workspace root: where a command the stage runs (a checker) starts, as shell stages do.
     public let workspace: URL
 
+    /// Whose randomness the stage draws: its name, or for an instance of a swept stage the
+    /// stage's name in the file, so every instance sees the same data order and initial weights.
+    public let randomnessName: String
+
     public init(stageName: String, params: Params, inputs: [String: URL], outputs: [String: URL],
                 scratch: URL, pipelineSeed: UInt64, progress: ProgressReporter, log: LogSink,
-                workspace: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)) {
-        self.stageName = stageName; self.params = params; self.inputs = inputs
+                workspace: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath), randomnessName: String? = nil) {
+        self.stageName = stageName; self.randomnessName = randomnessName ?? stageName; self.params = params; self.inputs = inputs
         self.outputs = outputs; self.scratch = scratch; self.pipelineSeed = pipelineSeed
         self.progress = progress; self.log = log; self.workspace = workspace
     }
@@ -89,7 +93,7 @@ public struct StageContext: Sendable {
     /// The 64-bit key for one stream of randomness: (pipeline seed, stage name, purpose).
     /// Renaming a stage changes its randomness, as it changes its fingerprint's meaning.
     public func seed(for purpose: String) -> UInt64 {
-        RandomKey.derive(seed: pipelineSeed, stage: stageName, purpose: purpose)
+        RandomKey.derive(seed: pipelineSeed, stage: randomnessName, purpose: purpose)
     }
 }
 

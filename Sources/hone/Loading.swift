@@ -63,8 +63,18 @@ extension Loaded {
     /// The stage named on the command line, or exit 2 with the closest name.
     func stage(_ name: String) throws -> Stage {
         if let s = pipeline.stage(name) { return s }
+        let instances = pipeline.stages(named: name).map(\.name)
+        if !instances.isEmpty {
+            printError("'\(name)' is swept into \(instances.count) instances; name one: \(instances.joined(separator: ", "))")
+            throw ExitCode(2)
+        }
         let hint = closestName(to: name, in: pipeline.stages.map(\.name)).map { " (did you mean '\($0)'?)" } ?? ""
         printError("no stage '\(name)' in \(pipeline.file)\(hint)")
         throw ExitCode(2)
+    }
+
+    /// Exits 2 unless every name is a stage, or a swept stage's name (meaning its instances).
+    func checkTargets(_ names: [String]) throws {
+        for name in names where pipeline.stages(named: name).isEmpty { _ = try stage(name) }
     }
 }

@@ -16,6 +16,8 @@ struct Report: ParsableCommand {
     @Option(name: .shortAndLong, help: "The HTML file to write.") var output = "report.html"
     @Option(name: .long, help: "Also write the training histories as TensorBoard event files under this folder (one run per experiment and stage).")
     var tensorboard: String?
+    @Option(name: .long, help: "Also write each stage's metrics as JSON lines under this folder: EXPERIMENT/STAGE.jsonl, one line per training step or evaluation, then the stage's final metrics.")
+    var jsonl: String?
     @OptionGroup var file: PipelineArgument
 
     /// The history keys drawn, when a stage has them.
@@ -37,9 +39,34 @@ struct Report: ParsableCommand {
         }
         print("Wrote \(output) (\(views.count) experiment\(views.count == 1 ? "" : "s"), \(formatBytes(html.utf8.count))).")
         if let tensorboard {
-            let runs = try Self.writeTensorBoard(views, stages: pipeline?.stages.map(\.name), objects: ws.objects, to: URL(fileURLWithPath: tensorboard))
+            let runs = try Self.writeTensorBoard(views, stages: pipeline?.experimentStageNames, objects: ws.objects, to: URL(fileURLWithPath: tensorboard))
             print("Wrote \(runs) TensorBoard run\(runs == 1 ? "" : "s") under \(tensorboard) (tensorboard --logdir \(tensorboard)).")
         }
+        if let jsonl {
+            let files = try Self.writeJSONLines(views, stages: pipeline?.experimentStageNames, objects: ws.objects, to: URL(fileURLWithPath: jsonl))
+            print("Wrote \(files) metrics file\(files == 1 ? "" : "s") under \(jsonl) (EXPERIMENT/STAGE.jsonl).")
+        }
+    }
+
+    /// DIR/EXPERIMENT/STAGE.jsonl for every stage with metrics: its history's lines as the stage
+    /// wrote them (each with `step`), then one line `{"final": true, …}` of the metrics its run
+    /// record holds. Returns the files written.
+    static func writeJSONLines(_ views: [ExperimentView], stages: [String]?, objects: ObjectStore, to dir: URL) throws -> Int {
+        var files = 0
+        for v in views {
+            let folder = dir.appendingPathComponent(v.experiment.id)
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            for stage in stages ?? v.experiment.stages.keys.sorted() {
+                var lines = jsonLines(file("history.jsonl", in: v.artifacts["\(stage).metrics"], objects)).map(\.canonical)
+                var final: [String: JSONValue] = ["final": .bool(true)]
+                for (key, value) in v.metrics where key.hasPrefix(stage + ".") { final[String(key.dropFirst(stage.count + 1))] = .double(value) }
+                if final.count > 1 { lines.append(JSONValue.object(final).canonical) }
+                guard !lines.isEmpty else { continue }
+                try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: folder.appendingPathComponent(stage + ".jsonl"))
+                files += 1
+            }
+        }
+        return files
     }
 
     /// Every numeric key of each training stage's history.jsonl, as scalars in
@@ -80,7 +107,7 @@ struct Report: ParsableCommand {
     static func render(_ views: [ExperimentView], pipeline: Pipeline?, objects: ObjectStore) -> String {
         let e = ReportSVG.escape
         let ids = views.map(\.experiment.id)
-        let stageNames = pipeline?.stages.map(\.name) ?? Set(views.flatMap(\.experiment.stages.keys)).sorted()
+        let stageNames = pipeline?.experimentStageNames ?? Set(views.flatMap(\.experiment.stages.keys)).sorted()
         var body = "<h1>Hone report</h1><p class=\"sub\">\(e(views[0].experiment.pipeline)) · \(views.count) experiment\(views.count == 1 ? "" : "s"): "
             + views.enumerated().map { i, v in "<b style=\"color:\(ReportSVG.palette[i % ReportSVG.palette.count])\">\(v.experiment.id)</b> (\(e(v.experiment.created)))" }.joined(separator: ", ") + "</p>"
         if let pipeline {

@@ -71,7 +71,7 @@ struct Run: ParsableCommand {
         let started = Date()
         let (file, stages) = splitPipelineAndStages(args)
         let loaded = try loadPipeline(file, overrides: overrides, writes: !dryRun)
-        for s in stages { _ = try loaded.stage(s) }
+        try loaded.checkTargets(stages)
         var options = RunOptions()
         options.targets = stages
         options.force = force
@@ -101,13 +101,21 @@ struct Run: ParsableCommand {
         let runner = try Runner(workspace: loaded.workspace, pipeline: loaded.pipeline, options: options, observer: observer)
         let summary = try runner.run()
         observer.summary(summary, seconds: Date().timeIntervalSince(started))
-        if summary.failed { throw ExitCode(1) }
-        // A whole pipeline brought up to date is an experiment (`hone exp`).
+        // A whole pipeline brought up to date is an experiment (`hone exp`); with swept stages,
+        // each instance is one, recorded when all its stages succeeded.
         if stages.isEmpty, let lockfile = try Lockfile.read(Lockfile.path(for: loaded.pipeline.file)) {
-            let (experiment, new) = try Experiments(workspace: loaded.workspace)
-                .record(pipeline: loaded.pipeline.file, stages: loaded.pipeline.stages.map(\.name), lockfile: lockfile)
-            if new && !json { print("Experiment \(experiment.id) (hone exp show).") }
+            let succeeded = Set(summary.outcomes.filter(\.outcome.succeeded).map(\.stage))
+            var recorded: [String] = []
+            for set in loaded.pipeline.experimentStageSets where set.values.allSatisfy(succeeded.contains) {
+                let (experiment, new) = try Experiments(workspace: loaded.workspace)
+                    .record(pipeline: loaded.pipeline.file, stages: set, lockfile: lockfile)
+                if new { recorded.append(experiment.id) }
+            }
+            if !recorded.isEmpty && !json {
+                print("Experiment\(recorded.count == 1 ? "" : "s") \(recorded.joined(separator: ", ")) (hone exp show).")
+            }
         }
+        if summary.failed { throw ExitCode(1) }
     }
 }
 

@@ -14,7 +14,7 @@ struct Status: ParsableCommand {
     func run() throws {
         let (file, stages) = splitPipelineAndStages(args)
         let loaded = try loadPipeline(file, overrides: overrides)
-        for s in stages { _ = try loaded.stage(s) }
+        try loaded.checkTargets(stages)
         var options = RunOptions()
         options.targets = stages
         options.environment = numericEnvironment

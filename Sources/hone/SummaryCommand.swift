@@ -12,7 +12,7 @@ struct Summary: ParsableCommand {
 
     /// The metric that says most about a stage, first found wins: an evaluation's pass rate or
     /// accuracy before a trainer's val loss before a data stage's counts.
-    static let keyMetrics = ["pass_rate", "accuracy", "val_accuracy", "score_last", "val_perplexity", "val_loss", "train_pairs",
+    static let keyMetrics = ["pass_rate", "accuracy", "val_accuracy", "score_last", "val_loss", "val_perplexity", "train_pairs",
                              "train_tokens", "kept", "train", "records", "vocab_size"]
 
     func run() throws {

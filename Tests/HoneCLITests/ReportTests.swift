@@ -27,8 +27,19 @@ import Testing
         try box.write("val.txt", String(text.prefix(400)) + "\n")
         let run = try box.hone("run", "p.yaml", "--sweep", "lm.lr=0.01,0.003")
         try #require(run.status == 0, "\(run.all)")
-        let made = try box.hone("report", "-p", "p.yaml", "-o", "report.html", "--tensorboard", "tb")
+        let made = try box.hone("report", "-p", "p.yaml", "-o", "report.html", "--tensorboard", "tb", "--jsonl", "metrics")
         #expect(made.status == 0 && made.out.contains("2 experiments") && made.out.contains("2 TensorBoard runs"), "\(made.all)")
+        // One JSONL per stage and experiment: the training steps, then the final metrics.
+        #expect(made.out.contains("Wrote 4 metrics files under metrics"), "\(made.out)")
+        let folders = try FileManager.default.contentsOfDirectory(atPath: box.path("metrics"))
+        for id in folders {
+            let lm = try #require(box.read("metrics/\(id)/lm.jsonl")).split(separator: "\n")
+            #expect(lm.filter { $0.contains("\"loss\":") && $0.contains("\"step\":") }.count == 12, "\(lm)")
+            #expect(lm.last?.contains("\"final\":true") == true && lm.last?.contains("\"val_loss\":") == true, "\(lm.last ?? "")")
+            let tok = try #require(box.read("metrics/\(id)/tok.jsonl")).split(separator: "\n")
+            #expect(tok.count == 1 && tok[0].contains("\"vocab_size\":280"), "\(tok)")
+        }
+        #expect(folders.count == 2)
         let html = try #require(box.read("report.html"))
         // Self-contained: no script, no stylesheet or image from elsewhere.
         #expect(!html.contains("<script") && !html.contains("<link") && !html.contains("src="))
