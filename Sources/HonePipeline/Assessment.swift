@@ -39,8 +39,13 @@ public struct Assessor: Sendable {
     /// Facts that change numeric bytes (the BLAS kernel family), for numeric kinds' fingerprints.
     public let environment: [String: String]
 
-    public init(workspace: Workspace, pipeline: Pipeline, lockfile: Lockfile?, environment: [String: String]) {
+    /// `--pull`: asked for a fingerprint the store has no complete run of, before it would run.
+    public let fetchRun: (@Sendable (Digest) throws -> Bool)?
+
+    public init(workspace: Workspace, pipeline: Pipeline, lockfile: Lockfile?, environment: [String: String],
+                fetchRun: (@Sendable (Digest) throws -> Bool)? = nil) {
         self.workspace = workspace; self.pipeline = pipeline; self.lockfile = lockfile; self.environment = environment
+        self.fetchRun = fetchRun
     }
 
     /// `upstream`: the settled record of each upstream stage, or nil when it has yet to run
@@ -89,7 +94,14 @@ public struct Assessor: Sendable {
             basis = Fingerprint.basis(kind: kind, stage: stage.randomnessName, seed: pipeline.seed, inputs: inputs, environment: environment)
         }
         let fingerprint = Fingerprint.of(basis)
-        let record = workspace.runs.get(fingerprint)
+        var record = workspace.runs.get(fingerprint)
+        if !force, let fetchRun, record.map({ !missingObjects($0).isEmpty }) ?? true {
+            do {
+                if try fetchRun(fingerprint) { record = workspace.runs.get(fingerprint) }
+            } catch {
+                throw AssessError(stage: stage.name, message: "pulling its run from the remote: \(error)")
+            }
+        }
 
         func result(_ state: Assessment.State, _ reasons: [String]) -> Assessment {
             Assessment(stage: stage.name, state: state, reasons: reasons, fingerprint: fingerprint, basis: basis,

@@ -10,6 +10,8 @@ public struct Pipeline: Sendable {
     public let vars: [String: JSONValue]
     /// In file order, which is also the tie-break order when several stages are ready at once.
     public internal(set) var stages: [Stage]
+    /// `remote:`: the S3-compatible store results are pushed to and pulled from.
+    public internal(set) var remote: RemoteRef? = nil
 
     public func stage(_ name: String) -> Stage? { stages.first { $0.name == name } }
 
@@ -100,4 +102,11 @@ public struct WorkspacePath: Sendable, Hashable, Comparable, CustomStringConvert
         other.path == path || other.path.hasPrefix(path + "/")
     }
     public func overlaps(_ other: WorkspacePath) -> Bool { contains(other) || other.contains(self) }
+}
+
+/// `remote: s3://BUCKET/PREFIX`, or a map with `url`, `endpoint` (default AWS) and `region`.
+public struct RemoteRef: Sendable, Equatable {
+    public let url: String
+    public let endpoint: String?
+    public let region: String?
 }

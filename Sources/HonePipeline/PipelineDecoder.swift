@@ -15,7 +15,7 @@ public struct PipelineDecoder {
         self.workspace = workspace
     }
 
-    static let topKeys = ["version", "seed", "vars", "stages"]
+    static let topKeys = ["version", "seed", "vars", "stages", "remote"]
     static let shellKeys = ["kind", "desc", "cmd", "deps", "outs", "params", "metrics", "inputs", "matrix", "foreach"]
     static let kindKeys = ["kind", "desc", "inputs", "params", "matrix", "foreach"]
 
@@ -146,8 +146,30 @@ struct DecodeState {
         }
         guard problems.isEmpty else { return nil }
         var pipeline = Pipeline(file: file, seed: seed, vars: vars, stages: stages)
+        if let r = root["remote"] { pipeline.remote = decodeRemote(r) }
         link(&pipeline, stageNodes: Dictionary(uniqueKeysWithValues: expanded.map { ($0.name, (key: $0.key, value: $0.body)) }))
         return pipeline
+    }
+
+    mutating func decodeRemote(_ node: Node) -> RemoteRef? {
+        func url(_ n: Node) -> String? {
+            guard case let .string(u) = n.json, u.hasPrefix("s3://"), u.count > 5 else {
+                fail(n, "remote", "expected an S3 URL, s3://BUCKET/PREFIX, found \(describe(n))"); return nil
+            }
+            return u
+        }
+        if node.text != nil { return url(node).map { RemoteRef(url: $0, endpoint: nil, region: nil) } }
+        guard entries(node, "remote", allowed: ["url", "endpoint", "region"], what: "s3://BUCKET/PREFIX or a map with url, endpoint, region") != nil else { return nil }
+        guard let u = node["url"] else { fail(node, "remote.url", "missing required key 'url' (s3://BUCKET/PREFIX)"); return nil }
+        var strings: [String: String] = [:]
+        for key in ["endpoint", "region"] {
+            guard let n = node[key] else { continue }
+            if case let .string(v) = n.json, !v.isEmpty { strings[key] = v } else { fail(n, "remote.\(key)", "expected a string, found \(describe(n))") }
+        }
+        if let e = strings["endpoint"], !(e.hasPrefix("http://") || e.hasPrefix("https://")), let n = node["endpoint"] {
+            fail(n, "remote.endpoint", "expected http(s)://HOST[:PORT], found '\(e)'")
+        }
+        return url(u).map { RemoteRef(url: $0, endpoint: strings["endpoint"], region: strings["region"]) }
     }
 
     mutating func decodeStage(name: String, key: Node, body: Node, vars: [String: JSONValue], item: [String: JSONValue], swept: [String: JSONValue]?, overrides: [Override]) -> Stage? {

@@ -11,6 +11,9 @@ public struct RunOptions: Sendable {
     public var echo = false
     /// Facts that change numeric kinds' bytes (the BLAS kernel family).
     public var environment: [String: String] = [:]
+    /// `--pull`: brings a fingerprint's run record and objects from elsewhere (a remote) into
+    /// the store when it has none; returns whether it did. Tried before a stage would run.
+    public var fetchRun: (@Sendable (Digest) throws -> Bool)?
     public init() {}
 }
 
@@ -49,7 +52,7 @@ public final class Runner: @unchecked Sendable {
         do { lockfile = try Lockfile.read(lockPath) } catch {
             throw LockfileError(path: lockPath, reason: "\(error)")
         }
-        assessor = Assessor(workspace: workspace, pipeline: pipeline, lockfile: lockfile, environment: options.environment)
+        assessor = Assessor(workspace: workspace, pipeline: pipeline, lockfile: lockfile, environment: options.environment, fetchRun: options.fetchRun)
     }
 
     /// The selected stages (a swept stage's name selects its instances) and everything upstream

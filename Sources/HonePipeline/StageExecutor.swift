@@ -113,7 +113,7 @@ struct StageExecutor: @unchecked Sendable {
             } else {
                 unlink(p)
             }
-            try fm.createDirectory(atPath: (p as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try fm.createDirectory(atPath: parentFolder(of: p), withIntermediateDirectories: true)
         }
         _ = fm.createFile(atPath: logPath, contents: nil)
         guard let log = FileHandle(forWritingAtPath: logPath) else { throw Failure(description: "cannot write the log \(logPath)") }
@@ -240,7 +240,7 @@ struct StageExecutor: @unchecked Sendable {
             artifacts[spec.name] = try workspace.objects.putArtifact(at: p)
             let view = workspace.outputView(stage: stage.name, output: spec.name)
             try? fm.removeItem(atPath: view)
-            try fm.createDirectory(atPath: (view as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try fm.createDirectory(atPath: parentFolder(of: view), withIntermediateDirectories: true)
             try fm.moveItem(atPath: p, toPath: view)
         }
         try? fm.removeItem(atPath: inputsDir)

@@ -61,3 +61,10 @@ public func writeAtomically(_ bytes: [UInt8], to path: String) throws {
         throw StoreError.io("cannot rename into", path: path, errno: code)
     }
 }
+
+/// The folder part of a path, "" for a bare name. (NSString's `deletingLastPathComponent`
+/// traps on a one-character relative path such as "t" in this Foundation.)
+public func parentFolder(of path: String) -> String {
+    guard let slash = path.lastIndex(of: "/") else { return "" }
+    return slash == path.startIndex ? "/" : String(path[..<slash])
+}

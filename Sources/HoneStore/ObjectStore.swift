@@ -124,7 +124,7 @@ public final class ObjectStore: @unchecked Sendable {
         if access(dest, F_OK) == 0 {
             unlink(tmpPath)  // already stored: same name, same bytes
         } else {
-            mkdir((dest as NSString).deletingLastPathComponent, 0o755)
+            mkdir(parentFolder(of: dest), 0o755)
             guard rename(tmpPath, dest) == 0 else {
                 let code = errno; unlink(tmpPath)
                 throw StoreError.io("cannot rename into", path: dest, errno: code)
@@ -142,54 +142,79 @@ public final class ObjectStore: @unchecked Sendable {
         let p = path(of: digest)
         guard let input = try? FileIO.open(p, write: false) else { throw StoreError.missing(digest) }
         defer { input.close() }
-        var hasher = Hasher256()
-        do {
-            var head = [UInt8](repeating: 0, count: 8)
-            guard try head.withUnsafeMutableBytes({ try input.read(into: $0) }) == 8, head == ObjectStore.magic else {
-                throw StoreError.corruptEncoding("magic")
-            }
-            var total = 0
-            let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: ChunkCodec.chunkSize, alignment: 16)
-            defer { raw.deallocate() }
-            var encoded: [UInt8] = [], scratch: [UInt8] = []
-            var lengths = [UInt8](repeating: 0, count: 8)
-            while true {
-                guard try lengths.withUnsafeMutableBytes({ try input.read(into: $0) }) == 8 else {
-                    throw StoreError.corruptEncoding("truncated")
-                }
-                let (rawCount, encodedCount) = lengths.withUnsafeBytes { (Int(readU32($0, 0)), Int(readU32($0, 4))) }
-                if rawCount == 0 {
-                    // Every byte of the file is checked, not only those the hash covers: a
-                    // flipped byte anywhere makes the object corrupt.
-                    var tail = [UInt8](repeating: 0, count: 9)
-                    guard encodedCount == 0,
-                          try tail.withUnsafeMutableBytes({ try input.read(into: $0) }) == 8,
-                          tail.withUnsafeBytes({ readU64($0, 0) }) == UInt64(total) else {
-                        throw StoreError.corruptEncoding("trailer")
-                    }
-                    break
-                }
-                guard rawCount <= ChunkCodec.chunkSize, encodedCount <= ChunkCodec.chunkSize + 4096 else {
-                    throw StoreError.corruptEncoding("chunk length")
-                }
-                if encoded.count < encodedCount { encoded = [UInt8](repeating: 0, count: encodedCount) }
-                guard try encoded.withUnsafeMutableBytes({
-                    try input.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<encodedCount]))
-                }) == encodedCount else { throw StoreError.corruptEncoding("truncated chunk") }
-                let out = UnsafeMutableRawBufferPointer(rebasing: raw[0..<rawCount])
-                try encoded.withUnsafeBytes { enc in
-                    try ChunkCodec.decode(UnsafeRawBufferPointer(rebasing: enc[0..<encodedCount]), rawCount: rawCount,
-                                          into: out, scratch: &scratch)
-                }
-                hasher.update(UnsafeRawBufferPointer(out))
-                total += rawCount
-                try sink(UnsafeRawBufferPointer(out))
-            }
-        } catch StoreError.corruptEncoding {
-            throw quarantine(digest)
-        }
-        guard hasher.finalize() == digest else { throw quarantine(digest) }
+        let found: Digest
+        do { found = try ObjectStore.decode(input, sink: sink) } catch StoreError.corruptEncoding { throw quarantine(digest) }
+        guard found == digest else { throw quarantine(digest) }
     }
+
+    /// Decodes an object file, streaming its bytes through `sink`; returns their SHA-256.
+    /// Throws `corruptEncoding` when the file is not a well-formed object.
+    static func decode(_ input: FileIO, sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Digest {
+        var hasher = Hasher256()
+        var head = [UInt8](repeating: 0, count: 8)
+        guard try head.withUnsafeMutableBytes({ try input.read(into: $0) }) == 8, head == ObjectStore.magic else {
+            throw StoreError.corruptEncoding("magic")
+        }
+        var total = 0
+        let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: ChunkCodec.chunkSize, alignment: 16)
+        defer { raw.deallocate() }
+        var encoded: [UInt8] = [], scratch: [UInt8] = []
+        var lengths = [UInt8](repeating: 0, count: 8)
+        while true {
+            guard try lengths.withUnsafeMutableBytes({ try input.read(into: $0) }) == 8 else {
+                throw StoreError.corruptEncoding("truncated")
+            }
+            let (rawCount, encodedCount) = lengths.withUnsafeBytes { (Int(readU32($0, 0)), Int(readU32($0, 4))) }
+            if rawCount == 0 {
+                // Every byte of the file is checked, not only those the hash covers: a
+                // flipped byte anywhere makes the object corrupt.
+                var tail = [UInt8](repeating: 0, count: 9)
+                guard encodedCount == 0,
+                      try tail.withUnsafeMutableBytes({ try input.read(into: $0) }) == 8,
+                      tail.withUnsafeBytes({ readU64($0, 0) }) == UInt64(total) else {
+                    throw StoreError.corruptEncoding("trailer")
+                }
+                return hasher.finalize()
+            }
+            guard rawCount <= ChunkCodec.chunkSize, encodedCount <= ChunkCodec.chunkSize + 4096 else {
+                throw StoreError.corruptEncoding("chunk length")
+            }
+            if encoded.count < encodedCount { encoded = [UInt8](repeating: 0, count: encodedCount) }
+            guard try encoded.withUnsafeMutableBytes({
+                try input.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<encodedCount]))
+            }) == encodedCount else { throw StoreError.corruptEncoding("truncated chunk") }
+            let out = UnsafeMutableRawBufferPointer(rebasing: raw[0..<rawCount])
+            try encoded.withUnsafeBytes { enc in
+                try ChunkCodec.decode(UnsafeRawBufferPointer(rebasing: enc[0..<encodedCount]), rawCount: rawCount,
+                                      into: out, scratch: &scratch)
+            }
+            hasher.update(UnsafeRawBufferPointer(out))
+            total += rawCount
+            try sink(UnsafeRawBufferPointer(out))
+        }
+    }
+
+    /// Takes an object file that came from elsewhere (a remote) into the store under `digest`,
+    /// once it decodes to bytes that hash to that name. The file is moved, or removed when it
+    /// is not that object (`StoreError.foreignCorrupt`): nothing corrupt enters the store.
+    public func adopt(file path: String, as digest: Digest) throws {
+        let found: Digest?
+        do {
+            let input = try FileIO.open(path, write: false)
+            defer { input.close() }
+            found = try? ObjectStore.decode(input) { _ in }
+        }
+        guard found == digest else { unlink(path); throw StoreError.foreignCorrupt(digest) }
+        let dest = self.path(of: digest)
+        mkdir(parentFolder(of: dest), 0o755)
+        guard rename(path, dest) == 0 else {
+            let code = errno; unlink(path)
+            throw StoreError.io("cannot rename into", path: dest, errno: code)
+        }
+    }
+
+    /// A fresh path in the store's temporary folder (for a download), on the store's filesystem.
+    public func temporaryPath(_ name: String) -> String { "\(tmp)/\(name).\(getpid()).\(UInt32.random(in: 0...UInt32.max))" }
 
     /// The whole object in memory, verified. For small objects (trees, records, logs).
     public func bytes(of digest: Digest) throws -> [UInt8] {

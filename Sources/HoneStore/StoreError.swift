@@ -7,6 +7,8 @@ public enum StoreError: Error, CustomStringConvertible {
     case corruptEncoding(String)
     case io(String, path: String, errno: Int32)
     case badTree(Digest, String)
+    /// An object file from elsewhere (a remote) that is not the object its name says.
+    case foreignCorrupt(Digest)
 
     public var description: String {
         switch self {
@@ -16,6 +18,7 @@ public enum StoreError: Error, CustomStringConvertible {
         case let .corruptEncoding(what): return "corrupt object encoding (\(what))"
         case let .io(what, path, code): return "\(what) \(path): \(String(cString: strerror(code)))"
         case let .badTree(d, why): return "tree \(d.short) is malformed: \(why)"
+        case let .foreignCorrupt(d): return "object \(d.short) is corrupt (its bytes do not hash to its name); not stored"
         }
     }
 }

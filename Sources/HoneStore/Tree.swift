@@ -124,7 +124,7 @@ extension ObjectStore {
     public func restoreArtifact(_ artifact: Artifact, to dest: String, readOnly: Bool = false) throws {
         let fm = FileManager.default
         try? fm.removeItem(atPath: dest)
-        let parent = (dest as NSString).deletingLastPathComponent
+        let parent = parentFolder(of: dest)
         if !parent.isEmpty { try fm.createDirectory(atPath: parent, withIntermediateDirectories: true) }
         func mode(_ exec: Bool) -> mode_t { readOnly ? (exec ? 0o555 : 0o444) : (exec ? 0o755 : 0o644) }
         switch artifact {
@@ -135,7 +135,7 @@ extension ObjectStore {
             try fm.createDirectory(atPath: dest, withIntermediateDirectories: true)
             for e in tree.entries {
                 let path = "\(dest)/\(e.path)"
-                try fm.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try fm.createDirectory(atPath: parentFolder(of: path), withIntermediateDirectories: true)
                 try restore(e.digest, to: path, mode: mode(e.executable))
             }
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HonePipeline
+import HoneRemote
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -41,6 +42,11 @@ struct Run: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Show stages' output as they run.")
     var verbose = false
 
+    @Flag(name: .long, help: "Before running a stage, fetch its results from the remote when another machine already computed them.")
+    var pull = false
+
+    @OptionGroup var remote: RemoteOptions
+
     func validate() throws {
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
     }
@@ -79,6 +85,10 @@ struct Run: ParsableCommand {
         options.keepGoing = keepGoing
         options.echo = verbose
         options.environment = numericEnvironment
+        if pull {
+            let store = try remote.open(loaded.workspace, pipeline: loaded.pipeline)
+            options.fetchRun = { try store.fetchRun($0) }
+        }
         let observer = ConsoleObserver(json: json)
         defer { observer.stop() }
 

@@ -4,6 +4,8 @@ import Testing
 /// A scratch workspace in a temporary folder, and the `hone` binary run inside it.
 final class Sandbox {
     let root: URL
+    /// Set for every process the sandbox starts, over the test's own environment.
+    var environment: [String: String] = [:]
     static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     static var hone: String {
@@ -72,7 +74,7 @@ final class Sandbox {
         p.currentDirectoryURL = root
         var env = ProcessInfo.processInfo.environment
         env["CI"] = "true"
-        p.environment = env
+        p.environment = env.merging(environment) { $1 }
         let id = UUID().uuidString
         let out = root.appendingPathComponent(".out-\(id)"), err = root.appendingPathComponent(".err-\(id)")
         _ = FileManager.default.createFile(atPath: out.path, contents: nil)

@@ -108,3 +108,11 @@ import Testing
         #expect(try cache.artifact(at: src.path, key: "src")?.digest == artifact.digest)
     }
 }
+
+/// `hone export X t` crashed: Foundation's deletingLastPathComponent traps on "t".
+@Suite struct ParentFolderTests {
+    @Test func aBareNameHasNoFolderAndOthersSplitAtTheLastSlash() {
+        #expect(parentFolder(of: "t") == "" && parentFolder(of: "out") == "")
+        #expect(parentFolder(of: "a/b/c.txt") == "a/b" && parentFolder(of: "/x") == "/" && parentFolder(of: "/a/b") == "/a")
+    }
+}

@@ -1,0 +1,156 @@
+import ArgumentParser
+import Foundation
+import HonePipeline
+import HoneRemote
+import HoneStore
+
+/// `hone remote add|list|remove`: named S3-compatible remotes of this workspace.
+struct RemoteCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "remote",
+        abstract: "Name the S3-compatible remotes this workspace pushes to and pulls from.",
+        discussion: "Kept in .hone/remotes.json (no credentials: those come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or ~/.aws/credentials). A pipeline's `remote:` is used when no remote is named.",
+        subcommands: [RemoteAdd.self, RemoteList.self, RemoteRemove.self])
+}
+
+func currentWorkspace() throws -> Workspace {
+    try Workspace(root: Workspace.findRoot(from: URL(fileURLWithPath: FileManager.default.currentDirectoryPath)))
+}
+
+struct RemoteAdd: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "add", abstract: "Add (or replace) a remote: NAME s3://BUCKET/PREFIX.")
+    @Argument(help: "A name for the remote.") var name: String
+    @Argument(help: "s3://BUCKET/PREFIX") var url: String
+    @Option(name: .long, help: "The S3 endpoint, http(s)://HOST[:PORT] (default: AWS's for the region).") var endpoint: String?
+    @Option(name: .long, help: "The region the requests are signed for (default \(RemoteSpec.defaultRegion)).") var region: String?
+    @Flag(name: .long, help: "Use this remote when none is named.") var `default` = false
+
+    func run() throws {
+        do { _ = try RemoteSpec(url: url, endpoint: endpoint, region: region) } catch {
+            printError("\(error)"); throw ExitCode(2)
+        }
+        let ws = try currentWorkspace()
+        var remotes = Remotes(dotHone: ws.dotHone)
+        remotes.entries[name] = .init(url: url, endpoint: endpoint, region: region)
+        if `default` || remotes.entries.count == 1 { remotes.defaultName = name }
+        try remotes.save()
+        print("Remote '\(name)': \(url)\(endpoint.map { " at \($0)" } ?? "")\(remotes.defaultName == name ? " (default)" : "").")
+    }
+}
+
+struct RemoteList: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List the remotes.")
+    func run() throws {
+        let remotes = Remotes(dotHone: try currentWorkspace().dotHone)
+        guard !remotes.entries.isEmpty else { print("No remotes: hone remote add NAME s3://BUCKET/PREFIX --endpoint URL"); return }
+        var rows = [["name", "url", "endpoint", "region"]]
+        for (name, e) in remotes.entries.sorted(by: { $0.key < $1.key }) {
+            rows.append([name + (remotes.defaultName == name ? " (default)" : ""), e.url, e.endpoint ?? "(AWS)", e.region ?? RemoteSpec.defaultRegion])
+        }
+        printTable(rows)
+    }
+}
+
+struct RemoteRemove: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "remove", abstract: "Forget a remote (nothing on it is deleted).")
+    @Argument(help: "The remote's name.") var name: String
+    func run() throws {
+        var remotes = Remotes(dotHone: try currentWorkspace().dotHone)
+        guard remotes.entries.removeValue(forKey: name) != nil else { printError("no remote '\(name)'"); throw ExitCode(2) }
+        if remotes.defaultName == name { remotes.defaultName = nil }
+        try remotes.save()
+    }
+}
+
+/// Which remote a command means and how to reach it: `--remote NAME`, else the pipeline's
+/// `remote:`, else the workspace's default remote.
+struct RemoteOptions: ParsableArguments {
+    @Option(name: .long, help: "A remote named with `hone remote add` (default: the pipeline's `remote:`, else the default remote).")
+    var remote: String?
+
+    func open(_ ws: Workspace, pipeline: Pipeline?) throws -> RemoteStore {
+        let remotes = Remotes(dotHone: ws.dotHone)
+        let spec: RemoteSpec
+        do {
+            if let remote {
+                guard let e = remotes.entries[remote] else {
+                    printError("no remote '\(remote)'" + (closestName(to: remote, in: remotes.entries.keys).map { " (did you mean '\($0)'?)" } ?? "")
+                               + ": `hone remote list` shows them")
+                    throw ExitCode(2)
+                }
+                spec = try e.spec()
+            } else if let r = pipeline?.remote {
+                spec = try RemoteSpec(url: r.url, endpoint: r.endpoint, region: r.region)
+            } else if let (_, e) = remotes.chosen(nil) {
+                spec = try e.spec()
+            } else {
+                printError("no remote: add one with `hone remote add NAME s3://BUCKET/PREFIX --endpoint URL`, or give the pipeline a `remote:`")
+                throw ExitCode(2)
+            }
+            return RemoteStore(client: S3Client(remote: spec, credentials: try Credentials.find()),
+                               objects: ws.objects, runs: ws.runs, experiments: ws.dotHone.appendingPathComponent("experiments").path)
+        } catch let e as ExitCode { throw e } catch {
+            printError("\(error)"); throw ExitCode(2)
+        }
+    }
+}
+
+/// The pipeline a remote command reads `remote:` from, when its file exists.
+func pipelineIfThere(_ file: String) -> Pipeline? {
+    FileManager.default.fileExists(atPath: file) ? (try? loadPipeline(file))?.pipeline : nil
+}
+
+struct Push: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Send the store's objects, run records and experiments the remote lacks.",
+        discussion: "Each object is re-hashed before it leaves, and the server checks the signed payload hash on arrival; a run record goes after every object it needs.")
+    @OptionGroup var remote: RemoteOptions
+    @OptionGroup var file: PipelineArgument
+
+    func run() throws {
+        let ws = try currentWorkspace()
+        let store = try remote.open(ws, pipeline: pipelineIfThere(file.pipeline))
+        let progress = TransferProgress(verb: "pushing")
+        let t: RemoteStore.Transfer
+        do { t = try store.push(progress: progress.update) } catch { progress.end(); printError("\(error)"); throw ExitCode(1) }
+        progress.end()
+        print("Pushed \(t.objects) objects (\(formatBytes(t.bytes))), \(t.runs) run records and \(t.experiments) experiments to \(store.client.remote.url); \(t.alreadyThere) objects were there already.")
+        for c in t.corrupt { printError("not pushed: \(c)") }
+        if !t.corrupt.isEmpty { throw ExitCode(1) }
+    }
+}
+
+struct Pull: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Bring the objects, run records and experiments this store lacks from the remote.",
+        discussion: "Each object is decoded and re-hashed before it enters the store; a corrupt one is named and left out, with the run records that need it. `hone run --pull` fetches only what a run needs.")
+    @OptionGroup var remote: RemoteOptions
+    @OptionGroup var file: PipelineArgument
+    @Flag(name: .long, help: "Fail at once when another hone holds the workspace.") var noWait = false
+
+    func run() throws {
+        let (ws, lock) = try lockedWorkspace(noWait: noWait)
+        defer { withExtendedLifetime(lock) {} }
+        let store = try remote.open(ws, pipeline: pipelineIfThere(file.pipeline))
+        let progress = TransferProgress(verb: "pulling")
+        let t: RemoteStore.Transfer
+        do { t = try store.pull(progress: progress.update) } catch { progress.end(); printError("\(error)"); throw ExitCode(1) }
+        progress.end()
+        print("Pulled \(t.objects) objects (\(formatBytes(t.bytes))), \(t.runs) run records and \(t.experiments) experiments from \(store.client.remote.url); \(t.alreadyThere) objects were here already.")
+        for c in t.corrupt { printError("not pulled: \(c)") }
+        if !t.corrupt.isEmpty { throw ExitCode(1) }
+    }
+}
+
+/// "pushing 12/40 objects" on one terminal line, redrawn; nothing when stderr is not a terminal.
+final class TransferProgress {
+    let verb: String
+    let live = isatty(2) != 0
+    var shown = false
+    init(verb: String) { self.verb = verb }
+    func update(_ done: Int, _ total: Int) {
+        guard live else { return }
+        FileHandle.standardError.write(Data("\r\(verb) \(done)/\(total) objects".utf8)); shown = true
+    }
+    func end() { if shown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) } }
+}
