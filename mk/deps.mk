@@ -33,3 +33,18 @@ deps-chromium:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends chromium \
 	  || echo "chromium: could not be installed; the report test will skip its rendering check"; }
+
+# Slurm (controller, node daemon, munge, client commands) for the Slurm executor's test, which
+# starts a one-node cluster on loopback (scripts/slurm-cluster.sh) and skips, saying so, without
+# these. Part of `make deps` (what `make test` and CI install), not of `make run`.
+SLURM_PACKAGES := slurmctld slurmd munge slurm-client
+DEPS += deps-slurm
+.PHONY: deps-slurm
+deps-slurm:
+	@missing=$$(for p in $(SLURM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing: $$missing (for the Slurm executor test)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(SLURM_PACKAGES) \
+	  || echo "slurm: could not be installed; the Slurm executor test will skip"; \
+	fi

@@ -12,6 +12,8 @@ public struct Pipeline: Sendable {
     public internal(set) var stages: [Stage]
     /// `remote:`: the S3-compatible store results are pushed to and pulled from.
     public internal(set) var remote: RemoteRef? = nil
+    /// `executor:`: where stages run unless the command line says (`hone run --executor`).
+    public internal(set) var executor: ExecutorKind? = nil
 
     public func stage(_ name: String) -> Stage? { stages.first { $0.name == name } }
 
@@ -39,6 +41,8 @@ public struct Stage: Sendable {
     /// Whose randomness a kind draws (and so what its fingerprint names): the stage's name in
     /// the file, the same for every instance — a sweep compares its values, not its seeds.
     public var randomnessName: String { template ?? name }
+    /// What the stage asks of a scheduler (the pipeline's `resources:` under its own).
+    public internal(set) var resources = Resources()
 
     public enum Body: Sendable {
         case shell(ShellStage)

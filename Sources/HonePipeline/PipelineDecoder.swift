@@ -15,9 +15,9 @@ public struct PipelineDecoder {
         self.workspace = workspace
     }
 
-    static let topKeys = ["version", "seed", "vars", "stages", "remote"]
-    static let shellKeys = ["kind", "desc", "cmd", "deps", "outs", "params", "metrics", "inputs", "matrix", "foreach"]
-    static let kindKeys = ["kind", "desc", "inputs", "params", "matrix", "foreach"]
+    static let topKeys = ["version", "seed", "vars", "stages", "remote", "executor", "resources"]
+    static let shellKeys = ["kind", "desc", "cmd", "deps", "outs", "params", "metrics", "inputs", "matrix", "foreach", "resources"]
+    static let kindKeys = ["kind", "desc", "inputs", "params", "matrix", "foreach", "resources"]
 
     /// Reads and decodes a file; `name` is how messages refer to it.
     public func load(file url: URL, name: String, overrides: [Override] = []) -> Result<Pipeline, Diagnostics> {
@@ -134,6 +134,15 @@ struct DecodeState {
             }
         }
 
+        var defaults = Resources()
+        if let r = root["resources"], let d = decodeResources(r, "resources", Interpolator(scopes: [vars])) { defaults = d }
+        var executor: ExecutorKind?
+        if let x = root["executor"] {
+            if let name = x.text, let kind = ExecutorKind(rawValue: name) { executor = kind } else {
+                fail(x, "executor", "expected one of \(ExecutorKind.allCases.map(\.rawValue).joined(separator: ", ")), found \(describe(x))")
+            }
+        }
+
         var stages: [Stage] = []
         for e in expanded {
             // -S on the stage in the file sets every instance; -S on an instance, that one (last wins).
@@ -141,12 +150,19 @@ struct DecodeState {
             if var stage = decodeStage(name: e.name, key: e.key, body: e.body, vars: vars, item: e.item, swept: e.template == nil ? nil : e.swept, overrides: mine) {
                 stage.template = e.template
                 stage.label = e.label
+                if let r = e.body["resources"] {
+                    guard let own = decodeResources(r, "stages.\(e.name).resources", Interpolator(scopes: [e.item, vars])) else { continue }
+                    stage.resources = own.over(defaults)
+                } else {
+                    stage.resources = defaults
+                }
                 stages.append(stage)
             }
         }
         guard problems.isEmpty else { return nil }
         var pipeline = Pipeline(file: file, seed: seed, vars: vars, stages: stages)
         if let r = root["remote"] { pipeline.remote = decodeRemote(r) }
+        pipeline.executor = executor
         link(&pipeline, stageNodes: Dictionary(uniqueKeysWithValues: expanded.map { ($0.name, (key: $0.key, value: $0.body)) }))
         return pipeline
     }

@@ -14,6 +14,8 @@ public struct RunOptions: Sendable {
     /// `--pull`: brings a fingerprint's run record and objects from elsewhere (a remote) into
     /// the store when it has none; returns whether it did. Tried before a stage would run.
     public var fetchRun: (@Sendable (Digest) throws -> Bool)?
+    /// Where stages that must run are run; nil: in this process.
+    public var dispatcher: (any StageDispatcher)?
     public init() {}
 }
 
@@ -220,7 +222,16 @@ public final class Runner: @unchecked Sendable {
                 }
             case .run, .pending:
                 observer.stageStarted(stage.name, action: .run, reasons: a.reasons)
-                return (.ran, try executor.execute(stage, a))
+                guard let dispatcher = options.dispatcher, let fingerprint = a.fingerprint else { return (.ran, try executor.execute(stage, a)) }
+                try dispatcher.dispatch(stage, fingerprint: fingerprint, observer: observer)
+                guard let record = workspace.runs.get(fingerprint) else {
+                    throw DispatchFailure("the stage finished but left no run record \(fingerprint.short) in the store (is .hone/ on a filesystem every node shares?)")
+                }
+                // The job wrote through its own view of the workspace; look again.
+                if case let .shell(shell) = stage.body { for out in shell.allOuts { workspace.stats.forget(out.path) } }
+                try executor.restore(stage, record)
+                try executor.refreshViews(stage, record)
+                return (.ran, record)
             }
         } catch let e as StageExecutor.CorruptInput {
             return (.retry(e.message), nil)

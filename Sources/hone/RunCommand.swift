@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HonePipeline
+import HoneStore
 import HoneRemote
 
 struct Run: ParsableCommand {
@@ -27,8 +28,11 @@ struct Run: ParsableCommand {
     @Flag(name: .long, help: "Show what would run and why; run nothing.")
     var dryRun = false
 
-    @Option(name: .shortAndLong, help: "How many independent stages run at once.")
-    var jobs = 1
+    @Option(name: .shortAndLong, help: "How many independent stages run at once (default: 1 here, 64 Slurm jobs with --executor slurm).")
+    var jobs: Int?
+
+    @Option(name: .long, help: "Where stages that must run are run: local (this process) or slurm (one sbatch job each; default: the pipeline's executor:, else local).")
+    var executor: ExecutorKind?
 
     @Flag(name: .shortAndLong, help: "When a stage fails, go on with the stages that do not depend on it.")
     var keepGoing = false
@@ -48,7 +52,7 @@ struct Run: ParsableCommand {
     @OptionGroup var remote: RemoteOptions
 
     func validate() throws {
-        guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+        if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
     }
 
     func run() throws {
@@ -81,7 +85,15 @@ struct Run: ParsableCommand {
         var options = RunOptions()
         options.targets = stages
         options.force = force
-        options.jobs = jobs
+        let where_ = executor ?? loaded.pipeline.executor ?? .local
+        options.jobs = jobs ?? (where_ == .slurm ? 64 : 1)
+        var slurm: SlurmDispatcher?
+        if where_ == .slurm && !dryRun {
+            let cwd = FileManager.default.currentDirectoryPath
+            slurm = SlurmDispatcher(hone: ownExecutable, pipelineFile: file, overrides: overrides, directory: cwd,
+                                    logs: loaded.workspace.dotHone.appendingPathComponent("slurm").path, echo: verbose)
+            options.dispatcher = slurm
+        }
         options.keepGoing = keepGoing
         options.echo = verbose
         options.environment = numericEnvironment
@@ -107,7 +119,7 @@ struct Run: ParsableCommand {
             throw ExitCode(1)
         }
         defer { withExtendedLifetime(lock) {} }
-        Interrupts.install()
+        Interrupts.install(cleanup: slurm.map { jobs in { jobs.cancelAll() } })
         let runner = try Runner(workspace: loaded.workspace, pipeline: loaded.pipeline, options: options, observer: observer)
         let summary = try runner.run()
         observer.summary(summary, seconds: Date().timeIntervalSince(started))
@@ -182,7 +194,22 @@ func stateWord(_ s: Assessment.State) -> String {
 /// subtle: a handler, not SIG_IGN — an ignored signal stays ignored in the commands hone starts,
 /// and they could then not be stopped at all; a handled one is reset to the default on exec.
 enum Interrupts {
-    static func install() {
+    /// Installs the handlers. `cleanup` (cancelling Slurm jobs) cannot run in a signal handler:
+    /// the handler then wakes a thread that runs it, stops the commands and exits.
+    static func install(cleanup: (() -> Void)? = nil) {
+        if let cleanup {
+            var fds: [Int32] = [0, 0]
+            if pipe(&fds) == 0 {
+                interruptPipe = fds[1]
+                let reader = fds[0]
+                Thread.detachNewThread {
+                    var byte: UInt8 = 0
+                    while read(reader, &byte, 1) != 1 {}
+                    cleanup()
+                    stopAndExit()
+                }
+            }
+        }
         signal(SIGINT, onInterrupt)
         signal(SIGTERM, onInterrupt)
         // A parent may have started hone with these blocked (test runners do); handled signals
@@ -195,9 +222,65 @@ enum Interrupts {
     }
 }
 
+/// Where the handler wakes the cleanup thread; -1 when there is none.
+private var interruptPipe: Int32 = -1
+
 private func onInterrupt(_ sig: Int32) {
+    if interruptPipe >= 0 {
+        var byte: UInt8 = 1
+        _ = write(interruptPipe, &byte, 1)
+        return
+    }
+    stopAndExit()
+}
+
+/// Signal-safe: kill(2), write(2), _exit(2).
+private func stopAndExit() {
     ChildProcesses.shared.terminateAll()
     let message = "\nhone: interrupted; stopped the running stages\n"
     _ = message.withCString { write(STDERR_FILENO, $0, strlen($0)) }
     _exit(130)
+}
+
+extension ExecutorKind: ExpressibleByArgument {}
+
+/// This binary's absolute path: what a Slurm job runs on the node.
+var ownExecutable: String {
+    (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+        ?? URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.path
+}
+
+/// What a Slurm job runs: one stage, planned elsewhere, executed here against the shared store.
+struct ExecStage: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "exec-stage",
+        abstract: "Run one stage that `hone run --executor slurm` planned (what its jobs run on the node).",
+        discussion: "Takes no workspace lock (the planning hone holds it); refuses to run when this machine computes another fingerprint than the planned one.",
+        shouldDisplay: false)
+
+    @Option(help: "The fingerprint the planning hone computed.") var fingerprint: String
+    @Option(name: [.customShort("S"), .customLong("set")], help: "The planning run's overrides.") var overrides: [String] = []
+    @Argument(help: "The pipeline file.") var pipeline: String
+    @Argument(help: "The stage.") var stage: String
+
+    func run() throws {
+        guard let expected = Digest(hex: fingerprint) else { throw ValidationError("--fingerprint: expected 64 hex digits") }
+        let loaded = try loadPipeline(pipeline, overrides: overrides, writes: true)
+        var options = RunOptions()
+        options.environment = numericEnvironment
+        options.echo = true
+        let observer = ConsoleObserver(json: false)
+        defer { observer.stop() }
+        // Slurm ends a job with SIGTERM (time limit, scancel): stop the stage's command with it.
+        Interrupts.install()
+        do {
+            let runner = try Runner(workspace: loaded.workspace, pipeline: loaded.pipeline, options: options, observer: observer)
+            let started = Date()
+            _ = try runner.executeOne(stage, expecting: expected)
+            observer.stageFinished(stage, outcome: .ran, seconds: Date().timeIntervalSince(started))
+        } catch {
+            printError("\(error)")
+            throw ExitCode(1)
+        }
+    }
 }

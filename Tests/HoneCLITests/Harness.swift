@@ -158,3 +158,21 @@ func acted(_ r: Sandbox.Result, _ word: String) -> [String] {
         return String(parts[0])
     }
 }
+
+/// What several CLI tests start from: `gen` writes instruction records with gen.sh (from
+/// `writeRecordGenerator`), `split` splits them, `tok` trains a tokenizer on them.
+extension Sandbox {
+    static let recordStages = """
+      gen:
+        kind: shell
+        cmd: sh gen.sh > data.jsonl
+        deps: [gen.sh]
+        outs: [data.jsonl]
+      split: {kind: split, inputs: {data: data.jsonl}}
+      tok: {kind: tokenize, inputs: {train: split.train, val: split.val}, params: {vocab_size: 270}}
+    """
+
+    func writeRecordGenerator(records: Int) throws {
+        try write("gen.sh", #"for i in $(seq 1 \#(records)); do printf '{"instruction": "say %d", "output": "%d"}\n' $i $i; done"# + "\n")
+    }
+}

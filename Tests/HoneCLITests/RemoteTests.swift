@@ -79,13 +79,7 @@ import FoundationNetworking
     seed: 4
     remote: {url: "s3://hone-test/shared", endpoint: "http://127.0.0.1:28333"}
     stages:
-      make:
-        kind: shell
-        cmd: sh gen.sh > data.jsonl
-        deps: [gen.sh]
-        outs: [data.jsonl]
-      split: {kind: split, inputs: {data: data.jsonl}}
-      tok: {kind: tokenize, inputs: {train: split.train, val: split.val}, params: {vocab_size: 270}}
+    \(Sandbox.recordStages)
       count:
         kind: shell
         cmd: wc -l < data.jsonl > count.txt
@@ -98,7 +92,7 @@ import FoundationNetworking
         box.environment = ["AWS_ACCESS_KEY_ID": SeaweedServer.accessKey, "AWS_SECRET_ACCESS_KEY": SeaweedServer.secretKey,
                            "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"]
         try box.write("p.yaml", Self.pipeline)
-        try box.write("gen.sh", #"for i in $(seq 1 200); do printf '{"instruction": "say %d", "output": "%d"}\n' $i $i; done"# + "\n")
+        try box.writeRecordGenerator(records: 200)
         return box
     }
 
@@ -119,7 +113,7 @@ import FoundationNetworking
         // An object corrupt here is caught before it leaves: quarantined, named, and the run
         // that needs it stays home.
         let tokData = try #require(a.read("p.lock").flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
-            .flatMap { (($0["stages"] as? [String: Any])?["make"] as? [String: Any])?["outputs"] as? [String: Any] }
+            .flatMap { (($0["stages"] as? [String: Any])?["gen"] as? [String: Any])?["outputs"] as? [String: Any] }
             .flatMap { ($0["data.jsonl"] as? [String: Any])?["digest"] as? String })
         let local = a.path(".hone/objects/\(tokData.prefix(2))/\(tokData.dropFirst(2))")
         let saved = try Data(contentsOf: URL(fileURLWithPath: local))
@@ -128,7 +122,7 @@ import FoundationNetworking
         #expect(try a.hone("remote", "add", "other", "s3://hone-test/other", "--endpoint", server.endpoint).status == 0)
         let bad = try a.hone("push", "--remote", "other")
         #expect(bad.status == 1 && bad.err.contains("not pushed: object \(tokData.prefix(12)) is corrupt"), "\(bad.all)")
-        #expect(try server.client(prefix: "other").list("runs/").count == 3, "the runs of split, tok and count went; make's did not")
+        #expect(try server.client(prefix: "other").list("runs/").count == 3, "the runs of split, tok and count went; gen's did not")
 
         // A fresh clone: the pipeline file only. Every stage comes from the remote, none runs.
         let b = try workspace(server)
