@@ -51,8 +51,19 @@ public struct Experiment: Sendable, Equatable {
 public struct Experiments {
     public let folder: URL
 
+    let root: URL
+
     public init(workspace: Workspace) {
         folder = workspace.dotHone.appendingPathComponent("experiments")
+        root = workspace.root
+    }
+
+    /// How experiments name a pipeline file: its path from the workspace root, however it was
+    /// typed (`./p.yaml`, `sub/../p.yaml` and, from the root, `p.yaml` are one pipeline).
+    public func pipelineName(_ file: String, from cwd: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)) -> String {
+        let absolute = URL(fileURLWithPath: file, relativeTo: cwd).standardizedFileURL.path
+        let base = root.standardizedFileURL.path
+        return absolute.hasPrefix(base + "/") ? String(absolute.dropFirst(base.count + 1)) : absolute
     }
 
     /// Records one experiment as the lockfile now has its stages (`stages`: the name the
@@ -62,7 +73,7 @@ public struct Experiments {
     public func record(pipeline: String, stages: [String: String], lockfile: Lockfile) throws -> (experiment: Experiment, new: Bool) {
         var fps: [String: Digest] = [:]
         for (name, s) in stages { if let e = lockfile.stages[s] { fps[name] = e.fingerprint } }
-        let experiment = Experiment(pipeline: pipeline, stages: fps)
+        let experiment = Experiment(pipeline: pipelineName(pipeline), stages: fps)
         let path = folder.appendingPathComponent(experiment.id + ".json").path
         if FileManager.default.fileExists(atPath: path) { return (experiment, false) }
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)

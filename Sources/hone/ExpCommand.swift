@@ -37,7 +37,8 @@ func experimentViews(_ ids: [String], pipeline: String? = nil) throws -> [Experi
     let ws = try Workspace(root: Workspace.findRoot(from: URL(fileURLWithPath: FileManager.default.currentDirectoryPath)))
     let store = Experiments(workspace: ws)
     do {
-        let chosen = ids.isEmpty ? store.all().filter { pipeline == nil || $0.pipeline == pipeline } : try ids.map { try store.find($0) }
+        let name = pipeline.map { store.pipelineName($0) }
+        let chosen = ids.isEmpty ? store.all().filter { name == nil || $0.pipeline == name } : try ids.map { try store.find($0) }
         return chosen.map { ExperimentView($0, runs: ws.runs) }
     } catch {
         printError("\(error)")

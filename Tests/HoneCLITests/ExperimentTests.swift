@@ -42,6 +42,10 @@ import Testing
         #expect(diff.contains("make.n: 3 -> 5") && diff.contains("make.lines: 3.0 -> 5.0"), "\(diff)")
         #expect(diff.contains("count.count.txt:") && diff.contains("make.out.txt:"), "\(diff)")
 
+        // However the file is named, it is one pipeline: the same experiments, no new one.
+        #expect(try !box.hone("run", "./p.yaml").out.contains("Experiment "))
+        #expect(try box.hone("exp", "show", "-p", "./sub/../p.yaml").out.split(separator: "\n").count == 3)
+
         let unknown = try box.hone("exp", "show", "-p", "p.yaml", "nosuch")
         #expect(unknown.status == 2 && unknown.err.contains("no experiment 'nosuch'"), "\(unknown.all)")
     }
