@@ -50,6 +50,8 @@ public struct Experiment: Sendable, Equatable {
 /// The experiments of a workspace, one JSON file each in `.hone/experiments/`.
 public struct Experiments {
     public let folder: URL
+    /// More would be a sweep nobody can read; the first ones are recorded.
+    static let maxPerRun = 10_000
 
     let root: URL
 
@@ -111,10 +113,12 @@ public struct Experiments {
 
 extension Pipeline {
     /// The experiments one whole run of the pipeline makes, each as the name it gives a stage ->
-    /// the stage. Without `matrix:` or `foreach:` that is one experiment of every stage. A swept
-    /// stage gives one experiment per instance, under the stage's name in the file (so
-    /// `sft.lr` is a column of `hone exp show` whether the sweep is in the file or `--sweep`);
-    /// swept stages with the same labels move together, others combine in every way.
+    /// the stage. Without `matrix:` or `foreach:` that is one experiment of every stage. With
+    /// them, an experiment holds one instance of each swept stage, under the stage's name in the
+    /// file (so `sft.lr` is a column of `hone exp show` whether the sweep is in the file or
+    /// `--sweep`), following the graph: an instance goes only with the instances it reads, a
+    /// stage downstream of an instance only with that instance, and independent sweeps combine
+    /// in every way.
     /// The names experiments give the stages, in file order: a swept stage's name in the file.
     public var experimentStageNames: [String] {
         var out: [String] = []
@@ -123,21 +127,50 @@ extension Pipeline {
     }
 
     public var experimentStageSets: [[String: String]] {
-        var base: [String: String] = [:]
-        var families: [(labels: [String], templates: [String])] = []
-        for stage in stages {
-            guard let template = stage.template else { base[stage.name] = stage.name; continue }
-            if families.contains(where: { $0.templates.contains(template) }) { continue }
-            let labels = stages.filter { $0.template == template }.compactMap(\.label)
-            if let i = families.firstIndex(where: { $0.labels == labels }) { families[i].templates.append(template) }
-            else { families.append((labels, [template])) }
+        // Every stage's swept ancestors (instances it reads from, directly or not), itself included.
+        let byName = Dictionary(uniqueKeysWithValues: stages.map { ($0.name, $0) })
+        var swept: [String: Set<String>] = [:]
+        func sweptClosure(_ name: String) -> Set<String> {
+            if let known = swept[name] { return known }
+            guard let stage = byName[name] else { return [] }
+            var out: Set<String> = stage.template == nil ? [] : [name]
+            for up in stage.upstream { out.formUnion(sweptClosure(up)) }
+            swept[name] = out
+            return out
         }
-        return families.reduce([base]) { sets, family in
-            sets.flatMap { set in
-                family.labels.map { label in
-                    set.merging(family.templates.map { ($0, "\($0)@\(label)") }) { $1 }
-                }
+        for stage in stages { _ = sweptClosure(stage.name) }
+        var templates: [String] = []
+        for s in stages { if let t = s.template, !templates.contains(t) { templates.append(t) } }
+        let instances = Dictionary(grouping: stages.filter { $0.template != nil }, by: { $0.template! }).mapValues { $0.map(\.name) }
+
+        // Choose an instance of each swept stage, or none; an instance only when every instance
+        // it reads is chosen too. Templates go upstream first, so that is known when it matters.
+        var order: [String] = [], remaining = templates
+        while !remaining.isEmpty {
+            let ready = remaining.first { t in
+                !(instances[t] ?? []).contains { sweptClosure($0).contains { a in byName[a]?.template.map { $0 != t && remaining.contains($0) } ?? false } }
+            } ?? remaining[0]
+            order.append(ready)
+            remaining.removeAll { $0 == ready }
+        }
+        var chosenSets: [Set<String>] = []
+        func choose(_ k: Int, _ chosen: Set<String>) {
+            guard chosenSets.count < Experiments.maxPerRun else { return }
+            guard k < order.count else { chosenSets.append(chosen); return }
+            choose(k + 1, chosen)
+            for instance in instances[order[k]] ?? [] where sweptClosure(instance).subtracting([instance]).isSubset(of: chosen) {
+                choose(k + 1, chosen.union([instance]))
             }
         }
+        choose(0, [])
+        // An experiment is what the choice reaches: the stages all of whose swept ancestors are
+        // chosen. Only the largest are kept (a choice that leaves out a stage it could hold is
+        // part of one that holds it).
+        let reached = chosenSets.map { chosen in Set(stages.filter { sweptClosure($0.name).isSubset(of: chosen) }.map(\.name)) }
+        var kept: [Set<String>] = []
+        for set in Set(reached) where !reached.contains(where: { set.isStrictSubset(of: $0) }) { kept.append(set) }
+        let position = Dictionary(uniqueKeysWithValues: stages.enumerated().map { ($1.name, $0) })
+        kept.sort { a, b in a.map { position[$0]! }.sorted().lexicographicallyPrecedes(b.map { position[$0]! }.sorted()) }
+        return kept.map { set in Dictionary(uniqueKeysWithValues: set.map { (byName[$0]?.template ?? $0, $0) }) }
     }
 }

@@ -3,9 +3,9 @@ import HoneBase
 /// One stage as the decoder sees it before decoding: a stage of the file, or one instance of a
 /// stage with `matrix:` or `foreach:`.
 ///
-/// An instance is named `TEMPLATE@LABEL`. Labels use only `[A-Za-z0-9_+-]` and `,`, never a dot or
-/// `=`, so `sft@1e-4,8.model` still splits at its first dot into stage and output and
-/// `-S sft@1e-4,8.lr=3` at its first `=` and then its first dot.
+/// An instance is named `TEMPLATE@LABEL`: a matrix joins one label per name with `+`. Labels use
+/// only `[A-Za-z0-9_-]` (and the joining `+`): never a dot or `=`, so `sft@1e-4+8.model` still splits at its first dot into stage and output and
+/// `-S sft@1e-4+8.lr=3` at its first `=` and then its first dot.
 struct StageEntry {
     let name: String
     let key: Node
@@ -27,9 +27,10 @@ struct StageEntry {
 enum Matrix {
     static let maxInstances = 1000
 
-    /// The characters a value may have to be its own label.
+    /// The characters a value may have to be its own label. Not `,` (it ends a value in a YAML
+/// flow map, `{model: sft@a+b.model}`), `.` (STAGE.OUTPUT), `=` (-S) or `+` (the joiner).
     static func isLabel(_ s: String) -> Bool {
-        !s.isEmpty && s.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "_+-".unicodeScalars.contains($0)) }
+        !s.isEmpty && s.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "_-".unicodeScalars.contains($0)) }
     }
 
     /// Each value's text when every value is a scalar whose text is a label and no two are the
@@ -83,7 +84,7 @@ extension DecodeState {
                 let labels = Matrix.labels(values.map { Matrix.text($0.value, node: $0.node) })
                 instances = instances.flatMap { done in
                     zip(labels, values).map { label, value in
-                        (done.label.isEmpty ? label : done.label + "," + label, done.item.merging(["item.\(axis)": value.value]) { $1 })
+                        (done.label.isEmpty ? label : done.label + "+" + label, done.item.merging(["item.\(axis)": value.value]) { $1 })
                     }
                 }
                 if instances.count > Matrix.maxInstances {
@@ -97,7 +98,7 @@ extension DecodeState {
                 for (k, v) in pairs {
                     let label = k.text ?? ""
                     guard Matrix.isLabel(label) else {
-                        fail(k, "\(foreachPath).\(label)", "a foreach key names its instance (\(name)@KEY): letters, digits, '_', '+' and '-'")
+                        fail(k, "\(foreachPath).\(label)", "a foreach key names its instance (\(name)@KEY): letters, digits, '_' and '-'")
                         return []
                     }
                     guard let value = interpolated(v.json, at: v, "\(foreachPath).\(label)", scope) else { return [] }

@@ -143,6 +143,8 @@ struct DecodeState {
             }
         }
 
+        let remote = root["remote"].flatMap { decodeRemote($0) }
+
         var stages: [Stage] = []
         for e in expanded {
             // -S on the stage in the file sets every instance; -S on an instance, that one (last wins).
@@ -161,7 +163,7 @@ struct DecodeState {
         }
         guard problems.isEmpty else { return nil }
         var pipeline = Pipeline(file: file, seed: seed, vars: vars, stages: stages)
-        if let r = root["remote"] { pipeline.remote = decodeRemote(r) }
+        pipeline.remote = remote
         pipeline.executor = executor
         link(&pipeline, stageNodes: Dictionary(uniqueKeysWithValues: expanded.map { ($0.name, (key: $0.key, value: $0.body)) }))
         return pipeline

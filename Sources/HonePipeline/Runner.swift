@@ -195,6 +195,30 @@ public final class Runner: @unchecked Sendable {
         return (state.order, state.records)
     }
 
+    /// Runs the stage here, or hands it to the dispatcher (a Slurm job) and takes back the run
+    /// record the job filed.
+    func execute(_ stage: Stage, _ a: Assessment, _ executor: StageExecutor) throws -> RunRecord {
+        guard let dispatcher = options.dispatcher, let fingerprint = a.fingerprint else { return try executor.execute(stage, a) }
+        try dispatcher.dispatch(stage, fingerprint: fingerprint, observer: observer)
+        // On NFS this host may still hold "no such file" for a while (attribute caching):
+        // look again for a few seconds before giving up.
+        var record = workspace.runs.get(fingerprint)
+        let deadline = Date().addingTimeInterval(10)
+        while record == nil && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.5)
+            _ = try? FileManager.default.contentsOfDirectory(atPath: workspace.runs.folder)
+            record = workspace.runs.get(fingerprint)
+        }
+        guard let record else {
+            throw DispatchFailure("the job ended but left no run record \(fingerprint.short) in the store (did it fail after Slurm forgot it? is .hone/ on a filesystem every node shares?)")
+        }
+        // The job wrote through its own view of the workspace; look again.
+        if case let .shell(shell) = stage.body { for out in shell.allOuts { workspace.stats.forget(out.path) } }
+        try executor.restore(stage, record)
+        try executor.refreshViews(stage, record)
+        return record
+    }
+
     /// Assess one stage and do what it takes; never throws (a failure is an outcome).
     func settle(_ stage: Stage, upstream: [String: RunRecord?], executor: StageExecutor) -> (StageOutcome, RunRecord?) {
         do {
@@ -205,7 +229,7 @@ public final class Runner: @unchecked Sendable {
                     do { try executor.refreshViews(stage, record) } catch let e as StoreError {
                         observer.note("\(stage.name): \(e); running the stage instead")
                         observer.stageStarted(stage.name, action: .run, reasons: ["its stored outputs are corrupt"])
-                        return (.ran, try executor.execute(stage, a))
+                        return (.ran, try execute(stage, a, executor))
                     }
                 }
                 return (.upToDate, a.record)
@@ -218,20 +242,11 @@ public final class Runner: @unchecked Sendable {
                 } catch let e as StoreError {
                     observer.note("\(stage.name): \(e); running the stage instead")
                     observer.stageStarted(stage.name, action: .run, reasons: ["its stored outputs are corrupt"])
-                    return (.ran, try executor.execute(stage, a))
+                    return (.ran, try execute(stage, a, executor))
                 }
             case .run, .pending:
                 observer.stageStarted(stage.name, action: .run, reasons: a.reasons)
-                guard let dispatcher = options.dispatcher, let fingerprint = a.fingerprint else { return (.ran, try executor.execute(stage, a)) }
-                try dispatcher.dispatch(stage, fingerprint: fingerprint, observer: observer)
-                guard let record = workspace.runs.get(fingerprint) else {
-                    throw DispatchFailure("the stage finished but left no run record \(fingerprint.short) in the store (is .hone/ on a filesystem every node shares?)")
-                }
-                // The job wrote through its own view of the workspace; look again.
-                if case let .shell(shell) = stage.body { for out in shell.allOuts { workspace.stats.forget(out.path) } }
-                try executor.restore(stage, record)
-                try executor.refreshViews(stage, record)
-                return (.ran, record)
+                return (.ran, try execute(stage, a, executor))
             }
         } catch let e as StageExecutor.CorruptInput {
             return (.retry(e.message), nil)

@@ -4,7 +4,8 @@ import HoneStore
 /// `executor: slurm`: each stage that must run becomes a Slurm job. The job runs this same
 /// `hone` binary on the node (`hone exec-stage`), which executes the one stage against the
 /// shared store and files its run record there; this process follows the job with
-/// `scontrol show job` (polling itself: `sbatch --wait` backs off to 32 s between checks),
+/// `scontrol show job` (polling itself, every 0.2 s at first and at most every 5 s: `sbatch --wait` backs off to 32 s
+/// between checks),
 /// reads its log as it grows, and cancels its jobs with `scancel` when interrupted.
 ///
 /// The workspace, `.hone/` and the binary must be on a filesystem every node mounts at the same
@@ -18,12 +19,20 @@ public final class SlurmDispatcher: StageDispatcher, @unchecked Sendable {
     let echo: Bool
     private let lock = NSLock()
     private var active = Set<String>()
+    private var cancelled = false
 
     /// `hone`: the binary the nodes run; `directory`: where the jobs start (the folder
-    /// `pipelineFile` and `overrides` are relative to); `logs`: where job scripts and logs go.
-    public init(hone: String, pipelineFile: String, overrides: [String], directory: String, logs: String, echo: Bool) {
-        self.hone = hone; self.pipelineFile = pipelineFile; self.overrides = overrides
+    /// `overrides` are relative to); `logs`: where job scripts and logs go. The jobs read a copy
+    /// of the pipeline file as it is now, so editing it while they wait changes nothing.
+    public init(hone: String, pipelineFile: String, overrides: [String], directory: String, logs: String, echo: Bool) throws {
+        self.hone = hone; self.overrides = overrides
         self.directory = directory; self.logs = logs; self.echo = echo
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: pipelineFile, relativeTo: URL(fileURLWithPath: directory)))
+        let ext = (pipelineFile as NSString).pathExtension
+        let copy = "\(logs)/pipeline-\(Digest.of(bytes).short).\(ext.isEmpty ? "yaml" : ext)"
+        try FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
+        if !FileManager.default.fileExists(atPath: copy) { try writeAtomically([UInt8](bytes), to: copy) }
+        self.pipelineFile = copy
     }
 
     public func dispatch(_ stage: Stage, fingerprint: Digest, observer: RunObserver) throws {
@@ -39,23 +48,34 @@ public final class SlurmDispatcher: StageDispatcher, @unchecked Sendable {
         guard submit.status == 0, let id = submit.out.split(separator: ";").first.map({ $0.trimmingCharacters(in: .whitespacesAndNewlines) }), !id.isEmpty else {
             throw DispatchFailure("sbatch refused the job for stage '\(stage.name)': \(submit.err.isEmpty ? submit.out : submit.err)")
         }
-        track(id, true)
-        defer { track(id, false) }
+        // Interrupted while sbatch ran: the new job goes too.
+        guard track(id, true) else {
+            _ = SlurmDispatcher.tool("scancel", [id])
+            throw DispatchFailure("interrupted")
+        }
+        defer { _ = track(id, false) }
         observer.stageProgress(stage.name, done: 0, total: nil, unit: "", message: "Slurm job \(id)")
         var tail = LogTail(path: log)
         var pause = 0.2
         var pendingSince = Date(), toldPending = false
+        var unreachableSince: Date?
         while true {
             Thread.sleep(forTimeInterval: pause)
-            pause = min(pause * 1.5, 2)
+            pause = min(pause * 1.5, 5)
             for line in tail.newLines() where echo { observer.note("\(stage.name) | \(line)") }
             let show = SlurmDispatcher.tool("scontrol", ["show", "job", id, "-o"])
             let job = SlurmDispatcher.fields(show.out)
             guard show.status == 0, let state = job["JobState"] else {
                 // Purged from slurmctld's memory (MinJobAge): the store says how it ended.
                 if show.err.contains("Invalid job id") { return }
-                throw DispatchFailure("scontrol cannot show Slurm job \(id) of stage '\(stage.name)': \(show.err)")
+                // slurmctld restarting or busy: keep asking for a while, then give the job up.
+                let since = unreachableSince ?? Date()
+                unreachableSince = since
+                if Date().timeIntervalSince(since) < 120 { continue }
+                _ = SlurmDispatcher.tool("scancel", [id])
+                throw DispatchFailure("scontrol could not show Slurm job \(id) of stage '\(stage.name)' for 2 minutes (cancelled it): \(show.err)")
             }
+            unreachableSince = nil
             switch state {
             case "COMPLETED":
                 _ = tail.newLines()
@@ -85,14 +105,16 @@ public final class SlurmDispatcher: StageDispatcher, @unchecked Sendable {
 
     /// Cancels every job this run submitted that has not finished (`hone` interrupted).
     public func cancelAll() {
-        lock.lock(); let ids = Array(active); lock.unlock()
+        lock.lock(); cancelled = true; let ids = Array(active); lock.unlock()
         guard !ids.isEmpty else { return }
         _ = SlurmDispatcher.tool("scancel", ids)
     }
 
-    private func track(_ id: String, _ on: Bool) {
+    /// Adds or removes a running job; false when adding after `cancelAll` (cancel it instead).
+    private func track(_ id: String, _ on: Bool) -> Bool {
         lock.lock(); defer { lock.unlock() }
-        if on { active.insert(id) } else { active.remove(id) }
+        if on { if cancelled { return false }; active.insert(id) } else { active.remove(id) }
+        return true
     }
 
     /// `Key=Value` pairs of `scontrol show job -o` (values here never hold spaces).

@@ -31,20 +31,21 @@ public final class RemoteStore: @unchecked Sendable {
         let local = objects.all()
         let missing = local.filter { !remoteObjects.contains($0) }
         t.alreadyThere = local.count - missing.count
-        var bad = Set<Digest>()
+        var there = remoteObjects
         for (i, d) in missing.enumerated() {
             do { try objects.verify(d) } catch {
-                t.corrupt.append("\(error)"); bad.insert(d); continue
+                t.corrupt.append("\(error)"); continue
             }
             guard let bytes = FileManager.default.contents(atPath: objects.path(of: d)) else { continue }
             try client.put(RemoteStore.objectKey(d), bytes: [UInt8](bytes))
+            there.insert(d)
             t.objects += 1; t.bytes += bytes.count
             progress(i + 1, missing.count)
         }
         let remoteRuns = Set(try client.list("runs/"))
         for record in runs.all() where !remoteRuns.contains("runs/\(record.fingerprint.hex).json") {
-            // A record goes only when every object it needs went (or was there).
-            guard let needed = try? neededObjects(record), needed.allSatisfy({ !bad.contains($0) && objects.has($0) }) else { continue }
+            // A record goes only when every object it needs is on the remote now.
+            guard let needed = try? neededObjects(record), needed.allSatisfy(there.contains) else { continue }
             try client.put("runs/\(record.fingerprint.hex).json", bytes: Array((record.json.pretty + "\n").utf8))
             t.runs += 1
         }

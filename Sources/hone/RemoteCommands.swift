@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HonePipeline
 import HoneRemote
+import HoneStages
 import HoneStore
 
 /// `hone remote add|list|remove`: named S3-compatible remotes of this workspace.
@@ -95,9 +96,13 @@ struct RemoteOptions: ParsableArguments {
     }
 }
 
-/// The pipeline a remote command reads `remote:` from, when its file exists.
+/// The pipeline a remote command reads `remote:` from, when its file exists and decodes
+/// (quietly: push and pull do not need the rest of it).
 func pipelineIfThere(_ file: String) -> Pipeline? {
-    FileManager.default.fileExists(atPath: file) ? (try? loadPipeline(file))?.pipeline : nil
+    let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+    guard FileManager.default.fileExists(atPath: file) else { return nil }
+    let decoder = PipelineDecoder(kinds: BuiltinKinds.all, workspace: Workspace.findRoot(from: cwd))
+    return try? decoder.load(file: URL(fileURLWithPath: file, relativeTo: cwd), name: file).get()
 }
 
 struct Push: ParsableCommand {
@@ -107,8 +112,13 @@ struct Push: ParsableCommand {
     @OptionGroup var remote: RemoteOptions
     @OptionGroup var file: PipelineArgument
 
+    @Flag(name: .long, help: "Fail at once when another hone holds the workspace.") var noWait = false
+
     func run() throws {
-        let ws = try currentWorkspace()
+        // Under the lock: a run finishing meanwhile could add a record whose objects the
+        // listing of what to send missed.
+        let (ws, lock) = try lockedWorkspace(noWait: noWait)
+        defer { withExtendedLifetime(lock) {} }
         let store = try remote.open(ws, pipeline: pipelineIfThere(file.pipeline))
         let progress = TransferProgress(verb: "pushing")
         let t: RemoteStore.Transfer

@@ -90,14 +90,19 @@ struct Run: ParsableCommand {
         var slurm: SlurmDispatcher?
         if where_ == .slurm && !dryRun {
             let cwd = FileManager.default.currentDirectoryPath
-            slurm = SlurmDispatcher(hone: ownExecutable, pipelineFile: file, overrides: overrides, directory: cwd,
-                                    logs: loaded.workspace.dotHone.appendingPathComponent("slurm").path, echo: verbose)
+            do {
+                slurm = try SlurmDispatcher(hone: ownExecutable, pipelineFile: file, overrides: overrides, directory: cwd,
+                                            logs: loaded.workspace.dotHone.appendingPathComponent("slurm").path, echo: verbose)
+            } catch {
+                printError("cannot prepare the Slurm jobs: \(error)")
+                throw ExitCode(1)
+            }
             options.dispatcher = slurm
         }
         options.keepGoing = keepGoing
         options.echo = verbose
         options.environment = numericEnvironment
-        if pull {
+        if pull && !dryRun {
             let store = try remote.open(loaded.workspace, pipeline: loaded.pipeline)
             options.fetchRun = { try store.fetchRun($0) }
         }
@@ -194,22 +199,32 @@ func stateWord(_ s: Assessment.State) -> String {
 /// subtle: a handler, not SIG_IGN — an ignored signal stays ignored in the commands hone starts,
 /// and they could then not be stopped at all; a handled one is reset to the default on exec.
 enum Interrupts {
-    /// Installs the handlers. `cleanup` (cancelling Slurm jobs) cannot run in a signal handler:
-    /// the handler then wakes a thread that runs it, stops the commands and exits.
+    static var installed = false
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var cleanup: (() -> Void)?
+
+    /// Installs the handlers (once per process) and sets what to do first when interrupted
+    /// (cancel this run's Slurm jobs). That cannot run in a signal handler: the handler wakes a
+    /// thread that runs it, stops the commands and exits.
     static func install(cleanup: (() -> Void)? = nil) {
-        if let cleanup {
-            var fds: [Int32] = [0, 0]
-            if pipe(&fds) == 0 {
-                interruptPipe = fds[1]
-                let reader = fds[0]
-                Thread.detachNewThread {
-                    var byte: UInt8 = 0
-                    while read(reader, &byte, 1) != 1 {}
-                    cleanup()
-                    stopAndExit()
-                }
+        lock.lock(); Interrupts.cleanup = cleanup; lock.unlock()
+        interruptCleanup = cleanup == nil ? 0 : 1
+        guard !installed else { return }
+        installed = true
+        var fds: [Int32] = [0, 0]
+        if pipe(&fds) == 0 {
+            _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC); _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
+            interruptPipe = fds[1]
+            let reader = fds[0]
+            Thread.detachNewThread {
+                var byte: UInt8 = 0
+                while read(reader, &byte, 1) != 1 {}
+                lock.lock(); let first = Interrupts.cleanup; lock.unlock()
+                first?()
+                stopAndExit()
             }
         }
+        interruptsSeen = 0
         signal(SIGINT, onInterrupt)
         signal(SIGTERM, onInterrupt)
         // A parent may have started hone with these blocked (test runners do); handled signals
@@ -222,11 +237,18 @@ enum Interrupts {
     }
 }
 
-/// Where the handler wakes the cleanup thread; -1 when there is none.
-private var interruptPipe: Int32 = -1
+/// Where the handler wakes the cleanup thread; -1 when there is none. Plain C globals, set
+/// before the handler is installed: nothing in the handler may initialise anything lazily.
+nonisolated(unsafe) private var interruptPipe: Int32 = -1
+nonisolated(unsafe) private var interruptsSeen: Int32 = 0
+/// 1 when the run registered a cleanup; else the handler stops everything itself, at once
+/// (from a thread, the run could notice its command die and exit 1 first).
+nonisolated(unsafe) private var interruptCleanup: Int32 = 0
 
 private func onInterrupt(_ sig: Int32) {
-    if interruptPipe >= 0 {
+    interruptsSeen += 1
+    // A second Ctrl-C does not wait for the cleanup (a scancel that hangs).
+    if interruptCleanup == 1 && interruptPipe >= 0 && interruptsSeen == 1 {
         var byte: UInt8 = 1
         _ = write(interruptPipe, &byte, 1)
         return

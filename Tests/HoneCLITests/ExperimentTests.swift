@@ -102,7 +102,7 @@ import Testing
         let swept = try box.hone("run", "p.yaml", "-j", "2")
         try #require(swept.status == 0, "\(swept.all)")
         let ran = swept.out.split(separator: "\n").filter { $0.contains(": ran in") }.map { String($0.split(separator: ":")[0]) }
-        #expect(Set(ran) == ["sft@1e-3,2", "sft@1e-3,4", "sft@1e-3,8", "sft@3e-3,2", "sft@3e-3,4", "sft@3e-3,8"], "\(swept.out)")
+        #expect(Set(ran) == ["sft@1e-3+2", "sft@1e-3+4", "sft@1e-3+8", "sft@3e-3+2", "sft@3e-3+4", "sft@3e-3+8"], "\(swept.out)")
         #expect(swept.out.contains("6 ran") && !swept.out.contains("tok: running") && !swept.out.contains("lm: running"), "\(swept.out)")
 
         let again = try box.hone("run", "p.yaml", "-j", "2")

@@ -29,14 +29,14 @@ import Testing
 
     @Test func aMatrixIsEveryCombinationFirstNameSlowestLabelledAsWritten() throws {
         let p = try decode(Self.sweep).get()
-        #expect(p.stages.map(\.name) == ["prep", "tune@1e-4,8", "tune@1e-4,16", "tune@1e-4,32",
-                                         "tune@3e-4,8", "tune@3e-4,16", "tune@3e-4,32"])
-        let s = try shell(p, "tune@3e-4,16")
+        #expect(p.stages.map(\.name) == ["prep", "tune@1e-4+8", "tune@1e-4+16", "tune@1e-4+32",
+                                         "tune@3e-4+8", "tune@3e-4+16", "tune@3e-4+32"])
+        let s = try shell(p, "tune@3e-4+16")
         #expect(s.cmd == "echo 0.0003 16 > \"tune-16-0.0003\"")
         // What an instance varies is a param of a shell stage: it shows in `hone exp show`.
         #expect(s.params == ["lr": .double(3e-4), "batch": .int(16)])
-        #expect(p.stage("tune@3e-4,16")?.template == "tune" && p.stage("tune@3e-4,16")?.label == "3e-4,16")
-        #expect(p.stage("tune@1e-4,8")?.upstream == ["prep"])
+        #expect(p.stage("tune@3e-4+16")?.template == "tune" && p.stage("tune@3e-4+16")?.label == "3e-4+16")
+        #expect(p.stage("tune@1e-4+8")?.upstream == ["prep"])
         #expect(p.stages(named: "tune").count == 6 && p.stages(named: "prep").map(\.name) == ["prep"])
     }
 
@@ -59,7 +59,7 @@ import Testing
               big: {n: 2}
             cmd: echo ${key} ${item.n}
         """).get()
-        #expect(p.stages.map(\.name) == ["t@0,fast", "t@0,slow", "t@1,fast", "t@1,slow", "f@0", "f@1", "f@2", "g@small", "g@big"])
+        #expect(p.stages.map(\.name) == ["t@0+fast", "t@0+slow", "t@1+fast", "t@1+slow", "f@0", "f@1", "f@2", "g@small", "g@big"])
         #expect(try shell(p, "g@big").cmd == "echo big 2")
         #expect(try shell(p, "f@2").params == ["item": .string("a")])
         #expect(try shell(p, "g@small").params == ["item": .object(["n": .int(1)]), "key": .string("small")])
@@ -118,22 +118,39 @@ import Testing
         #expect(d.items.count == 1 && d.description.contains("p.yaml:5:10: stages.t@1.cmd: undefined variable '${item.m}'"), "\(d)")
     }
 
-    /// One experiment per instance; stages swept the same way move together, others combine.
-    @Test func experimentsAreOnePerInstanceUnderTheStagesNameInTheFile() throws {
+    /// Experiments follow the graph: an instance goes with the instances it reads, a stage
+    /// downstream of one instance only with that one, independent sweeps in every combination.
+    @Test func experimentsFollowTheGraphUnderTheStagesNameInTheFile() throws {
         let p = try decode("""
         stages:
-          prep: {kind: shell, cmd: "true"}
-          a: {kind: shell, foreach: [x, y], cmd: "true"}
-          b: {kind: shell, foreach: [x, y], cmd: "true"}
+          prep: {kind: shell, cmd: "true", outs: [p]}
+          a: {kind: shell, foreach: [x, y], cmd: "true", deps: [p], outs: ["a-${item}"]}
+          b: {kind: shell, foreach: [x, y], cmd: "true", deps: ["a-${item}"]}
           c: {kind: shell, foreach: [u, v, w], cmd: "true"}
+          report: {kind: shell, cmd: "true", deps: [a-y]}
         """).get()
         let sets = p.experimentStageSets
-        #expect(sets.count == 6)
-        #expect(sets[0] == ["prep": "prep", "a": "a@x", "b": "b@x", "c": "c@u"])
-        #expect(sets[5] == ["prep": "prep", "a": "a@y", "b": "b@y", "c": "c@w"])
+        // a@x with b@x only (b@x reads a@x), times c's three; a@y with b@y and report.
+        #expect(sets.count == 6, "\(sets)")
+        #expect(sets.contains(["prep": "prep", "a": "a@x", "b": "b@x", "c": "c@u"]))
+        #expect(sets.contains(["prep": "prep", "a": "a@y", "b": "b@y", "c": "c@w", "report": "report"]))
+        #expect(!sets.contains { $0["a"] == "a@x" && ($0["b"] == "b@y" || $0["report"] != nil) })
         #expect(Set(sets.map { $0["a"]! + $0["c"]! }).count == 6)
-        #expect(p.experimentStageNames == ["prep", "a", "b", "c"])
+        #expect(p.experimentStageNames == ["prep", "a", "b", "c", "report"])
         let plain = try decode("stages:\n  s: {kind: shell, cmd: 'true'}\n").get()
         #expect(plain.experimentStageSets == [["s": "s"]])
+    }
+
+    /// The docs' example: two evaluations of one instance of a six-way sweep.
+    @Test func aStageReadingOneInstanceIsOnlyInThatInstancesExperiments() throws {
+        let p = try decode("""
+        stages:
+          sft: {kind: shell, matrix: {lr: [1e-4, 3e-4], batch: [8, 16, 32]}, cmd: "echo ${item.lr} > m-${item.lr}-${item.batch}", outs: ["m-${item.lr}-${item.batch}"]}
+          eval: {kind: shell, foreach: [val, test], cmd: "echo ${item}", deps: [m-3e-4-16]}
+        """.replacingOccurrences(of: "m-3e-4-16", with: "m-0.0003-16")).get()
+        let sets = p.experimentStageSets
+        #expect(sets.count == 7, "five instances alone, and sft@3e-4+16 with each eval: \(sets)")
+        #expect(sets.filter { $0["eval"] != nil }.allSatisfy { $0["sft"] == "sft@3e-4+16" })
+        #expect(sets.filter { $0["eval"] == nil }.count == 5)
     }
 }
