@@ -3,10 +3,9 @@ import HoneStore
 
 /// `executor: slurm`: each stage that must run becomes a Slurm job. The job runs this same
 /// `hone` binary on the node (`hone exec-stage`), which executes the one stage against the
-/// shared store and files its run record there; this process follows the job with
-/// `scontrol show job` (polling itself, every 0.2 s at first and at most every 5 s: `sbatch --wait` backs off to 32 s
-/// between checks),
-/// reads its log as it grows, and cancels its jobs with `scancel` when interrupted.
+/// shared store and files its run record there. This process follows all its jobs with one
+/// `squeue` per tick (`SlurmJobWatcher`), reads each job's log as it grows, and cancels its
+/// jobs with `scancel` when interrupted.
 ///
 /// The workspace, `.hone/` and the binary must be on a filesystem every node mounts at the same
 /// path (see docs/cluster.md for what the store assumes of it).
@@ -19,6 +18,7 @@ public final class SlurmDispatcher: StageDispatcher, @unchecked Sendable {
     let echo: Bool
     private let lock = NSLock()
     private var active = Set<String>()
+    private let watcher = SlurmJobWatcher()
     private var cancelled = false
 
     /// `hone`: the binary the nodes run; `directory`: where the jobs start (the folder
@@ -55,52 +55,52 @@ public final class SlurmDispatcher: StageDispatcher, @unchecked Sendable {
         }
         defer { _ = track(id, false) }
         observer.stageProgress(stage.name, done: 0, total: nil, unit: "", message: "Slurm job \(id)")
+        watcher.add(id)
+        defer { watcher.remove(id) }
         var tail = LogTail(path: log)
-        var pause = 0.2
         var pendingSince = Date(), toldPending = false
-        var unreachableSince: Date?
         while true {
-            Thread.sleep(forTimeInterval: pause)
-            pause = min(pause * 1.5, 5)
+            let seen = watcher.next(id, timeout: 1)
             for line in tail.newLines() where echo { observer.note("\(stage.name) | \(line)") }
-            let show = SlurmDispatcher.tool("scontrol", ["show", "job", id, "-o"])
-            let job = SlurmDispatcher.fields(show.out)
-            guard show.status == 0, let state = job["JobState"] else {
+            switch seen {
+            case .notYet:
+                continue
+            case .gone:
                 // Purged from slurmctld's memory (MinJobAge): the store says how it ended.
-                if show.err.contains("Invalid job id") { return }
-                // slurmctld restarting or busy: keep asking for a while, then give the job up.
-                let since = unreachableSince ?? Date()
-                unreachableSince = since
-                if Date().timeIntervalSince(since) < 120 { continue }
+                return
+            case let .unreachable(why):
                 _ = SlurmDispatcher.tool("scancel", [id])
-                throw DispatchFailure("scontrol could not show Slurm job \(id) of stage '\(stage.name)' for 2 minutes (cancelled it): \(show.err)")
-            }
-            unreachableSince = nil
-            switch state {
-            case "COMPLETED":
+                throw DispatchFailure("Slurm did not answer about job \(id) of stage '\(stage.name)' for 2 minutes (cancelled it): \(why)")
+            case .state("COMPLETED", _):
                 _ = tail.newLines()
                 return
-            case "PENDING":
+            case let .state("PENDING", reason):
                 if !toldPending, Date().timeIntervalSince(pendingSince) > 30 {
-                    observer.note("\(stage.name): Slurm job \(id) is pending (\(job["Reason"] ?? "?"))")
+                    observer.note("\(stage.name): Slurm job \(id) is pending (\(reason))")
                     toldPending = true
                 }
-            case "RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", "REQUEUED", "RESIZING", "SIGNALING", "STAGE_OUT", "REQUEUE_HOLD", "REQUEUE_FED":
+            case let .state(state, _) where SlurmDispatcher.unfinished.contains(state):
                 pendingSince = Date()
-            default:
+            case let .state(state, reason):
                 _ = tail.newLines()
-                let exit = job["ExitCode"].flatMap { $0.split(separator: ":").first }.flatMap { Int($0) } ?? 0
-                let what: String
-                if state == "FAILED" && exit != 0 {
-                    what = "Slurm job \(id) failed with exit status \(exit)"
-                } else {
-                    var why = job["Reason"].flatMap { $0 == "None" ? nil : $0 }.map { [$0] } ?? []
-                    if state == "TIMEOUT", let limit = job["TimeLimit"] { why.append("time limit \(limit)") }
-                    what = "Slurm ended job \(id): \(state)" + (why.isEmpty ? "" : " (\(why.joined(separator: ", ")))")
-                }
-                throw DispatchFailure(what + "; job log \(log)" + (tail.last.isEmpty ? "" : ":\n  " + tail.last.joined(separator: "\n  ")))
+                throw DispatchFailure(SlurmDispatcher.ending(id, state: state, reason: reason) + "; job log \(log)"
+                    + (tail.last.isEmpty ? "" : ":\n  " + tail.last.joined(separator: "\n  ")))
             }
         }
+    }
+
+    static let unfinished: Set<String> = ["RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", "REQUEUED", "RESIZING",
+                                          "SIGNALING", "STAGE_OUT", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD", "SPECIAL_EXIT"]
+
+    /// How a job that did not complete ended, in Slurm's words: its exit status when it failed,
+    /// else its state and reason (and the limit it ran into).
+    static func ending(_ id: String, state: String, reason: String) -> String {
+        let job = fields(tool("scontrol", ["show", "job", id, "-o"]).out)
+        let exit = job["ExitCode"].flatMap { $0.split(separator: ":").first }.flatMap { Int($0) } ?? 0
+        if state == "FAILED" && exit != 0 { return "Slurm job \(id) failed with exit status \(exit)" }
+        var why = reason == "None" || reason.isEmpty ? [] : [reason]
+        if state == "TIMEOUT", let limit = job["TimeLimit"] { why.append("time limit \(limit)") }
+        return "Slurm ended job \(id): \(state)" + (why.isEmpty ? "" : " (\(why.joined(separator: ", ")))")
     }
 
     /// Cancels every job this run submitted that has not finished (`hone` interrupted).
