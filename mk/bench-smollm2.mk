@@ -6,3 +6,11 @@ BENCHES += bench-smollm2
 .PHONY: bench-smollm2
 bench-smollm2: build model
 	python3 bench/smollm2_vs_torch.py .build/$(CONFIG)/hone-bench $(BENCH_VENV)/bin/python $(SHARED_BENCH) $(MODEL_GGUF)
+
+# Prefill of 256 tokens and greedy generation of 64 on SmolLM2, at 1 and 2 threads (the issue's
+# llama.cpp figures here: 289 and 135 tok/s).
+BENCHES += bench-generate
+.PHONY: bench-generate
+bench-generate: build model
+	.build/$(CONFIG)/hone-bench generate $(MODEL_GGUF) 1
+	.build/$(CONFIG)/hone-bench generate $(MODEL_GGUF) 2

@@ -22,7 +22,7 @@ public final class Generator {
     /// A bottleneck adapter's buffers (nil without adapters).
     let adapter: AdapterActivations?
 
-    public init(model: Model, chunk: Int = 64) {
+    public init(model: Model, chunk: Int = 256) {
         self.model = model
         let c = model.config
         self.c = c

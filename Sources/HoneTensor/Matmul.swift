@@ -19,8 +19,9 @@ public enum Matmul {
     public static func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
                                weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                M: Int, K: Int, N: Int, alpha: Float = 1, accumulate: Bool = false, threads: Int) {
-        let slices = Parallel.slices(M, size: rowsPerTask)
         let beta: Float = accumulate ? 1 : 0
+        if M == 1 { return vector(out: out, inp: inp, weight: weight, bias: bias, K: K, N: N, alpha: alpha, beta: beta, threads: threads) }
+        let slices = Parallel.slices(M, size: rowsPerTask)
         Parallel.run(tasks: slices.count, threads: threads) { t in
             let r = slices[t]
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(r.count), Int32(N), Int32(K),
@@ -28,6 +29,25 @@ public enum Matmul {
             if let bias {
                 for i in r { let row = out + i * N; for j in 0..<N { row[j] += bias[j] } }
             }
+        }
+    }
+
+    /// Output features per task of a one-row product.
+    /// A multiple of 64, so every output is computed at the same place of its kernel's blocks
+    /// however the tasks fall on threads.
+    public static let featuresPerTask = 256
+
+    /// One row (a token generated with the KV cache): sgemv over slices of the weight's rows.
+    /// sgemm would pack the whole weight for each token, which perf showed was half the time
+    /// of generation; sgemv streams it once.
+    static func vector(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                       bias: UnsafePointer<Float>?, K: Int, N: Int, alpha: Float, beta: Float, threads: Int) {
+        let slices = Parallel.slices(N, size: featuresPerTask)
+        Parallel.run(tasks: slices.count, threads: threads) { t in
+            let c = slices[t]
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(c.count), Int32(K), alpha, weight + c.lowerBound * K, Int32(K),
+                        inp, 1, beta, out + c.lowerBound, 1)
+            if let bias { for j in c { out[j] += bias[j] } }
         }
     }
 

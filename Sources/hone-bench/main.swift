@@ -6,6 +6,7 @@ import Foundation
 //   hone-bench matmul                             the linear layer at 1 and 2 threads
 //   hone-bench train A|B THREADS [STEPS WARMUP]   a training step beside PyTorch's configs
 //   hone-bench smollm2 lora|qlora|full GGUF THREADS SEQ BATCH [RANK STEPS WARMUP]   fine-tuning steps on SmolLM2
+//   hone-bench generate GGUF THREADS [PROMPT GENERATE REPS]   prefill and generation on SmolLM2
 let args = Array(CommandLine.arguments.dropFirst())
 switch args.first {
 case "store": try storeBench(reps: Int(args.dropFirst().first ?? "3") ?? 3)
@@ -19,8 +20,13 @@ case "smollm2":
     func int(_ i: Int, _ d: Int) -> Int { r.count > i ? Int(r[i]) ?? d : d }
     try smolLM2Bench(method: r.first ?? "lora", gguf: r.count > 1 ? r[1] : "models/SmolLM2-135M-Instruct.Q4_1.gguf",
                      threads: int(2, 2), seq: int(3, 256), batch: int(4, 4), rank: int(5, 8), steps: int(6, 4), warmup: int(7, 1))
+case "generate":
+    let r = Array(args.dropFirst())
+    func int(_ i: Int, _ d: Int) -> Int { r.count > i ? Int(r[i]) ?? d : d }
+    try generateBench(gguf: r.first ?? "models/SmolLM2-135M-Instruct.Q4_1.gguf", threads: int(1, 2), prompt: int(2, 256),
+                      generate: int(3, 64), reps: int(4, 3))
 case "tokenizer": try tokenizerBench(corpus: args.dropFirst().first ?? "/tmp/bpe_corpus.txt", hf: Array(args.dropFirst(2)))
 default:
-    FileHandle.standardError.write(Data("usage: hone-bench store [REPS] | tokenizer CORPUS [HF_JSON...] | matmul | train A|B THREADS [STEPS WARMUP] | smollm2 lora|qlora|full GGUF THREADS SEQ BATCH [RANK STEPS WARMUP]\n".utf8))
+    FileHandle.standardError.write(Data("usage: hone-bench store [REPS] | tokenizer CORPUS [HF_JSON...] | matmul | train A|B THREADS [STEPS WARMUP] | smollm2 lora|qlora|full GGUF THREADS SEQ BATCH [RANK STEPS WARMUP] | generate GGUF THREADS [PROMPT GENERATE REPS]\n".utf8))
     exit(2)
 }
