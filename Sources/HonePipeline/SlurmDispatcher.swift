@@ -36,7 +36,6 @@ public final class SlurmDispatcher: StageDispatcher, @unchecked Sendable {
     }
 
     public func dispatch(_ stage: Stage, fingerprint: Digest, observer: RunObserver) throws {
-        try FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
         let base = "\(logs)/\(fingerprint.short)-\(stage.name.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "_" }.map(String.init).joined())"
         let script = base + ".sh", log = base + ".log"
         let command = [hone, "exec-stage", "--fingerprint", fingerprint.hex] + overrides.flatMap { ["-S", $0] } + [pipelineFile, stage.name]

@@ -111,22 +111,12 @@ struct Push: ParsableCommand {
         discussion: "Each object is re-hashed before it leaves, and the server checks the signed payload hash on arrival; a run record goes after every object it needs.")
     @OptionGroup var remote: RemoteOptions
     @OptionGroup var file: PipelineArgument
-
     @Flag(name: .long, help: "Fail at once when another hone holds the workspace.") var noWait = false
 
+    // Under the lock: a run finishing meanwhile could add a record whose objects the listing of
+    // what to send missed.
     func run() throws {
-        // Under the lock: a run finishing meanwhile could add a record whose objects the
-        // listing of what to send missed.
-        let (ws, lock) = try lockedWorkspace(noWait: noWait)
-        defer { withExtendedLifetime(lock) {} }
-        let store = try remote.open(ws, pipeline: pipelineIfThere(file.pipeline))
-        let progress = TransferProgress(verb: "pushing")
-        let t: RemoteStore.Transfer
-        do { t = try store.push(progress: progress.update) } catch { progress.end(); printError("\(error)"); throw ExitCode(1) }
-        progress.end()
-        print("Pushed \(t.objects) objects (\(formatBytes(t.bytes))), \(t.runs) run records and \(t.experiments) experiments to \(store.client.remote.url); \(t.alreadyThere) objects were there already.")
-        for c in t.corrupt { printError("not pushed: \(c)") }
-        if !t.corrupt.isEmpty { throw ExitCode(1) }
+        try transfer(remote, file, noWait: noWait, words: ("pushing", "Pushed", "to", "there", "not pushed")) { try $0.push(progress: $1) }
     }
 }
 
@@ -139,17 +129,26 @@ struct Pull: ParsableCommand {
     @Flag(name: .long, help: "Fail at once when another hone holds the workspace.") var noWait = false
 
     func run() throws {
-        let (ws, lock) = try lockedWorkspace(noWait: noWait)
-        defer { withExtendedLifetime(lock) {} }
-        let store = try remote.open(ws, pipeline: pipelineIfThere(file.pipeline))
-        let progress = TransferProgress(verb: "pulling")
-        let t: RemoteStore.Transfer
-        do { t = try store.pull(progress: progress.update) } catch { progress.end(); printError("\(error)"); throw ExitCode(1) }
-        progress.end()
-        print("Pulled \(t.objects) objects (\(formatBytes(t.bytes))), \(t.runs) run records and \(t.experiments) experiments from \(store.client.remote.url); \(t.alreadyThere) objects were here already.")
-        for c in t.corrupt { printError("not pulled: \(c)") }
-        if !t.corrupt.isEmpty { throw ExitCode(1) }
+        try transfer(remote, file, noWait: noWait, words: ("pulling", "Pulled", "from", "here", "not pulled")) { try $0.pull(progress: $1) }
     }
+}
+
+/// `push` and `pull`: one transfer under the workspace lock, with progress, a summary, and exit 1
+/// when an object was corrupt.
+private func transfer(_ remote: RemoteOptions, _ file: PipelineArgument, noWait: Bool,
+                      words: (progress: String, done: String, direction: String, side: String, left: String),
+                      _ move: (RemoteStore, (Int, Int) -> Void) throws -> RemoteStore.Transfer) throws {
+    let (ws, lock) = try lockedWorkspace(noWait: noWait)
+    defer { withExtendedLifetime(lock) {} }
+    let store = try remote.open(ws, pipeline: pipelineIfThere(file.pipeline))
+    let progress = TransferProgress(verb: words.progress)
+    let t: RemoteStore.Transfer
+    do { t = try move(store, progress.update) } catch { progress.end(); printError("\(error)"); throw ExitCode(1) }
+    progress.end()
+    print("\(words.done) \(t.objects) objects (\(formatBytes(t.bytes))), \(t.runs) run records and \(t.experiments) experiments "
+          + "\(words.direction) \(store.client.remote.url); \(t.alreadyThere) objects were \(words.side) already.")
+    for c in t.corrupt { printError("\(words.left): \(c)") }
+    if !t.corrupt.isEmpty { throw ExitCode(1) }
 }
 
 /// "pushing 12/40 objects" on one terminal line, redrawn; nothing when stderr is not a terminal.

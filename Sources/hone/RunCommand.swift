@@ -85,10 +85,10 @@ struct Run: ParsableCommand {
         var options = RunOptions()
         options.targets = stages
         options.force = force
-        let where_ = executor ?? loaded.pipeline.executor ?? .local
-        options.jobs = jobs ?? (where_ == .slurm ? 64 : 1)
+        let executorKind = executor ?? loaded.pipeline.executor ?? .local
+        options.jobs = jobs ?? (executorKind == .slurm ? 64 : 1)
         var slurm: SlurmDispatcher?
-        if where_ == .slurm && !dryRun {
+        if executorKind == .slurm && !dryRun {
             let cwd = FileManager.default.currentDirectoryPath
             do {
                 slurm = try SlurmDispatcher(hone: ownExecutable, pipelineFile: file, overrides: overrides, directory: cwd,
