@@ -29,6 +29,7 @@ public enum Parallel {
             for t in 0..<tasks { body(t) }
             return
         }
+        if WorkerPool.shared.run(tasks: tasks, threads: lanes, body) { return }
         let next = TaskCounter()
         withoutActuallyEscaping(body) { body in
             DispatchQueue.concurrentPerform(iterations: lanes) { _ in

@@ -1,0 +1,53 @@
+import Foundation
+import HoneTensor
+import Testing
+
+/// `Parallel.run` runs every task exactly once however calls meet: back to back (the worker
+/// pool), nested inside a task, and from two threads at once (stages running side by side).
+@Suite struct ParallelTests {
+    /// Runs `tasks` tasks on `threads` threads and returns how often each ran.
+    static func counts(tasks: Int, threads: Int, nested: Bool = false) -> [Int] {
+        let counts = UnsafeMutablePointer<Int>.allocate(capacity: tasks)
+        counts.initialize(repeating: 0, count: tasks)
+        defer { counts.deallocate() }
+        Parallel.run(tasks: tasks, threads: threads) { t in
+            if nested {
+                // Each task owns its slot; the inner run must finish before the outer task does.
+                let inner = ParallelTests.counts(tasks: 3, threads: threads)
+                counts[t] += inner == [1, 1, 1] ? 1 : 100
+            } else {
+                counts[t] += 1
+            }
+        }
+        return Array(UnsafeBufferPointer(start: counts, count: tasks))
+    }
+
+    final class Counter: @unchecked Sendable {
+        private let lock = NSLock()
+        private var n = 0
+        func add() { lock.lock(); n += 1; lock.unlock() }
+        var value: Int { lock.lock(); defer { lock.unlock() }; return n }
+    }
+
+    @Test func everyTaskRunsOnceInManyShortRuns() {
+        for n in [1, 2, 3, 17, 768] {
+            for _ in 0..<200 { #expect(Self.counts(tasks: n, threads: 2) == Array(repeating: 1, count: n)) }
+        }
+    }
+
+    @Test func nestedRunsFinishInsideTheirTask() {
+        #expect(Self.counts(tasks: 9, threads: 2, nested: true) == Array(repeating: 1, count: 9))
+    }
+
+    @Test func twoThreadsCallingAtOnceEachGetTheirOwnTasks() {
+        let group = DispatchGroup()
+        let bad = Counter()
+        for _ in 0..<2 {
+            DispatchQueue.global().async(group: group) {
+                for _ in 0..<300 where ParallelTests.counts(tasks: 37, threads: 2) != Array(repeating: 1, count: 37) { bad.add() }
+            }
+        }
+        group.wait()
+        #expect(bad.value == 0)
+    }
+}
