@@ -2,7 +2,7 @@
 // The targets are the architecture: see ../shared/DESIGN.md ("Layout") and docs/architecture.md.
 // Imports point one way: hone -> HoneStages -> {HonePipeline, HoneData, HoneTrain}; hone ->
 // HoneRemote -> HoneStore; HonePipeline -> HoneStore -> {HoneBase, CZlib, Crypto}; HoneTrain ->
-// HoneModel -> HoneTensor -> CBLAS. See docs/architecture.md.
+// HoneModel -> {HoneTensor -> CBLAS, CBlockKernels}. See docs/architecture.md.
 import PackageDescription
 
 let package = Package(
@@ -35,8 +35,11 @@ let package = Package(
         // A store mirrored to an S3-compatible bucket: SigV4 and a few REST calls over URLSession.
         .target(name: "HoneRemote", dependencies: ["HoneStore", "HoneBase", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "HoneTensor", dependencies: ["CBLAS", "HoneBase"]),
+        // One kernel in C: products with GGML block matrices, AVX2 chosen at run time (Swift has
+        // no per-function target features and builds for baseline x86-64).
+        .target(name: "CBlockKernels"),
         // The Llama decoder (forward and backward by hand) and its files: no runner, no store.
-        .target(name: "HoneModel", dependencies: ["HoneTensor", "HoneBase", "HoneFormats"]),
+        .target(name: "HoneModel", dependencies: ["HoneTensor", "HoneBase", "HoneFormats", "CBlockKernels"]),
         // Optimizers, schedules, the training loop and its checkpoints.
         .target(name: "HoneTrain", dependencies: ["HoneModel", "HoneTensor", "HoneBase", "HoneFormats"]),
         .target(name: "HoneStages", dependencies: ["HonePipeline", "HoneData", "HoneFormats", "HoneTensor", "HoneModel", "HoneTrain"]),

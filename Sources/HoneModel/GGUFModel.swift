@@ -88,6 +88,29 @@ public enum GGUFModel {
         return (c, weights, quantized, g)
     }
 
+    /// The file's block matrices as they are (each tensor in its own format; q and k rows
+    /// reordered, which moves whole rows), for a `Generator`'s one-token products. F32/F16
+    /// tensors are left out: those products read the fp32 weights.
+    public static func blockWeights(_ g: GGUF, config c: ModelConfig) throws -> BlockWeights {
+        let layout = ParameterLayout(c)
+        func blocks(_ hfName: String) throws -> BlockMatrix? {
+            guard let t = layout[hfName] else { return nil }
+            return try g.blocks(try checkedName(t, in: g))
+        }
+        let projections = try (0..<c.layers).map { l in
+            try Projection.allCases.map { p -> BlockMatrix? in
+                guard let b = try blocks(p.weightName(layer: l)) else { return nil }
+                switch p {
+                case .q: return b.reorderingRows(unpermuteOrder(heads: c.heads, headDim: c.headDim))
+                case .k: return b.reorderingRows(unpermuteOrder(heads: c.kv, headDim: c.headDim))
+                default: return b
+                }
+            }
+        }
+        let head = try blocks(c.tiedEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight")
+        return BlockWeights(projections: projections, head: head)
+    }
+
     /// The GGUF name of a tensor the file must hold, with the shape the config implies.
     static func checkedName(_ t: ParameterLayout.Tensor, in g: GGUF) throws -> String {
         let name = ggufName(t.name)

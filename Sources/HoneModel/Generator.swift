@@ -8,8 +8,13 @@ import HoneTensor
 public final class Generator {
     public let model: Model
     let c: ModelConfig
-    /// Per layer: keys and values for positions 0..<maxPositions, [pos, kvHeads, headDim].
+    /// Per layer, for positions 0..<maxPositions: keys transposed, [kvHeads, headDim, pos] with
+    /// rows `keyStride` apart, so a query's scores over the positions run along contiguous memory
+    /// (a vector loop that keeps each position's sum in order); values [pos, kvHeads, headDim].
     let keys: [Buffer], values: [Buffer]
+    /// maxPositions plus 16: rows a power of two apart (32 KB for 8,192 positions) all fall in
+    /// the same L1 sets, and the 64 rows a score reads evicted each other (perf: stalls on loads).
+    let keyStride: Int
     /// Positions filled so far.
     public private(set) var length = 0
     let chunk: Int
@@ -21,32 +26,152 @@ public final class Generator {
     let lora: LoRAActivations?
     /// A bottleneck adapter's buffers (nil without adapters).
     let adapter: AdapterActivations?
+    /// Weights kept in blocks, read by products of up to `blockRows` rows.
+    let blocks: BlockWeights?
 
-    public init(model: Model, chunk: Int = 256) {
+    /// Products of this many rows or fewer read `blocks` where there are some: a token's pass
+    /// reads each weight once, so fewer bytes a weight is what makes it faster. Longer chunks
+    /// (a prompt) are matrix products, where the fp32 weights and sgemm win.
+    public static let blockRows = 4
+
+    /// `blocks` defaults to a QLoRA base's own.
+    public init(model: Model, chunk: Int = 256, blocks: BlockWeights? = nil) {
         self.model = model
+        self.blocks = blocks ?? model.quantized.map(BlockWeights.init)
         let c = model.config
         self.c = c
         self.chunk = chunk
         let kvWidth = c.kv * c.headDim, d = c.hiddenSize
-        keys = (0..<c.layers).map { _ in Buffer(c.maxPositions * kvWidth) }
+        keyStride = c.maxPositions + 16
+        keys = (0..<c.layers).map { [keyStride] _ in Buffer(keyStride * kvWidth) }
         values = (0..<c.layers).map { _ in Buffer(c.maxPositions * kvWidth) }
         x = Buffer(chunk * d); xn = Buffer(chunk * d); o = Buffer(chunk * d); rstd = Buffer(chunk)
         q = Buffer(chunk * c.heads * c.headDim); att = Buffer(chunk * c.heads * c.headDim)
         k = Buffer(chunk * kvWidth); v = Buffer(chunk * kvWidth)
         gate = Buffer(chunk * c.ffn); up = Buffer(chunk * c.ffn); h = Buffer(chunk * c.ffn); sig = Buffer(chunk * c.ffn)
-        scores = Buffer(c.maxPositions)
+        scores = Buffer(c.heads * Parallel.slices(chunk, size: Self.attentionRows).count * c.maxPositions)
         logits = Buffer(chunk * c.vocabSize)
         lora = model.lora.map { LoRAActivations($0, M: chunk) }
         adapter = c.adapterSize > 0 ? AdapterActivations(M: chunk, d: d, m: c.adapterSize) : nil
     }
 
-    /// out = inp · Wᵀ for projection p of layer l, plus its LoRA branch (no dropout).
-    private func project(_ l: Int, _ p: Projection, out: Buffer, inp: Buffer, rows n: Int) {
-        let s = p.shape(c)
-        Matmul.forward(out: out.pointer, inp: inp.pointer, weight: model.weight(l, p), bias: nil, M: n, K: s.in, N: s.out, threads: model.threads)
-        if let adapters = model.lora, let slot = adapters.slot(l, p), let la = lora, let v = la.v[l][p.index] {
-            adapters.forward(slot, out: out.pointer, inp: inp.pointer, v: v, M: n, la, dropout: nil, threads: model.threads)
+    /// outs[i] = inp · Wᵀ for projections ps[i] of layer l, which share the input, each plus its
+    /// LoRA branch (no dropout). Few rows read the blocks, in one set of tasks for all of ps.
+    private func project(_ l: Int, _ ps: [Projection], outs: [Buffer], inp: Buffer, rows n: Int) {
+        if n <= Self.blockRows, let blocks, case let matrices = ps.compactMap({ blocks.projections[l][$0.index] }), matrices.count == ps.count {
+            BlockMatmul.forward(zip(outs, matrices).map { ($0.pointer, $1) }, inp: inp.pointer, M: n, threads: model.threads)
+        } else {
+            for (p, out) in zip(ps, outs) {
+                let s = p.shape(c)
+                Matmul.forward(out: out.pointer, inp: inp.pointer, weight: model.weight(l, p), bias: nil, M: n, K: s.in, N: s.out, threads: model.threads)
+            }
         }
+        for (p, out) in zip(ps, outs) {
+            if let adapters = model.lora, let slot = adapters.slot(l, p), let la = lora, let v = la.v[l][p.index] {
+                adapters.forward(slot, out: out.pointer, inp: inp.pointer, v: v, M: n, la, dropout: nil, threads: model.threads)
+            }
+        }
+    }
+
+    /// Rows per attention task.
+    static let attentionRows = 16
+
+    /// For each of `group` queries (q + g·D): p[g·rowStride + u] = Σ_j q[j]·k[j][u] for
+    /// u in positions, keys transposed (row j at keys + j·stride). Sixteen positions at a time,
+    /// all queries on one chunk of keys while it is in L1; each sum runs in j order with a product
+    /// then an add, exactly as `for j { dot += q[j] * k[j] }` does.
+    static func groupScores(_ p: UnsafeMutablePointer<Float>, rowStride: Int, q: UnsafePointer<Float>, keys: UnsafePointer<Float>, stride: Int,
+                            positions: Range<Int>, D: Int, group: Int) {
+        var u = positions.lowerBound
+        while u + 16 <= positions.upperBound {
+            for g in 0..<group {
+                let qg = q + g * D
+                var a0 = SIMD8<Float>(repeating: 0), a1 = SIMD8<Float>(repeating: 0)
+                for j in 0..<D {
+                    let qj = SIMD8<Float>(repeating: qg[j]), row = UnsafeRawPointer(keys + j * stride + u)
+                    a0 += qj * row.loadUnaligned(as: SIMD8<Float>.self)
+                    a1 += qj * row.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+                }
+                let out = UnsafeMutableRawPointer(p + g * rowStride + u)
+                out.storeBytes(of: a0, as: SIMD8<Float>.self)
+                out.storeBytes(of: a1, toByteOffset: 32, as: SIMD8<Float>.self)
+            }
+            u += 16
+        }
+        while u < positions.upperBound {
+            for g in 0..<group {
+                var dot: Float = 0
+                for j in 0..<D { dot += q[g * D + j] * keys[j * stride + u] }
+                p[g * rowStride + u] = dot
+            }
+            u += 1
+        }
+    }
+
+    /// For each of `group` heads: a[g·D + j] = Σ_u w[g·rowStride + u]·v[u][j] for j in
+    /// `features`, in u order (value rows `stride` apart). Thirty-two (or sixteen) features and
+    /// 64 positions at a time, all heads on one chunk of values while it is
+    /// in L1; the same products and adds as a scalar loop.
+    static func groupMix(_ a: UnsafeMutablePointer<Float>, weights w: UnsafePointer<Float>, rowStride: Int, values: UnsafePointer<Float>,
+                         stride: Int, positions: Int, D: Int, features: Range<Int>, group: Int) {
+        for g in 0..<group { for j in features { a[g * D + j] = 0 } }
+        var from = 0
+        while from < positions {
+            let to = min(positions, from + 64)
+            for g in 0..<group {
+                let wg = w + g * rowStride, ag = a + g * D
+                var j = features.lowerBound
+                while j + 32 <= features.upperBound {
+                    let out = UnsafeMutableRawPointer(ag + j)
+                    var a0 = out.load(as: SIMD8<Float>.self), a1 = out.load(fromByteOffset: 32, as: SIMD8<Float>.self)
+                    var a2 = out.load(fromByteOffset: 64, as: SIMD8<Float>.self), a3 = out.load(fromByteOffset: 96, as: SIMD8<Float>.self)
+                    for u in from..<to {
+                        let wu = SIMD8<Float>(repeating: wg[u]), row = UnsafeRawPointer(values + u * stride + j)
+                        a0 += wu * row.loadUnaligned(as: SIMD8<Float>.self)
+                        a1 += wu * row.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+                        a2 += wu * row.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self)
+                        a3 += wu * row.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self)
+                    }
+                    out.storeBytes(of: a0, as: SIMD8<Float>.self)
+                    out.storeBytes(of: a1, toByteOffset: 32, as: SIMD8<Float>.self)
+                    out.storeBytes(of: a2, toByteOffset: 64, as: SIMD8<Float>.self)
+                    out.storeBytes(of: a3, toByteOffset: 96, as: SIMD8<Float>.self)
+                    j += 32
+                }
+                while j + 16 <= features.upperBound {
+                    let out = UnsafeMutableRawPointer(ag + j)
+                    var a0 = out.load(as: SIMD8<Float>.self), a1 = out.load(fromByteOffset: 32, as: SIMD8<Float>.self)
+                    for u in from..<to {
+                        let wu = SIMD8<Float>(repeating: wg[u]), row = UnsafeRawPointer(values + u * stride + j)
+                        a0 += wu * row.loadUnaligned(as: SIMD8<Float>.self)
+                        a1 += wu * row.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+                    }
+                    out.storeBytes(of: a0, as: SIMD8<Float>.self)
+                    out.storeBytes(of: a1, toByteOffset: 32, as: SIMD8<Float>.self)
+                    j += 16
+                }
+                while j < features.upperBound {
+                    var acc = ag[j]
+                    for u in from..<to { acc += wg[u] * values[u * stride + j] }
+                    ag[j] = acc
+                    j += 1
+                }
+            }
+            from = to
+        }
+    }
+
+    /// softmax(scale · p[0..<positions]) in place, as probabilities: max, then exp and the sum in
+    /// order, then each divided by the sum.
+    static func softmax(_ p: UnsafeMutablePointer<Float>, scale: Float, positions: Int) {
+        var mx = -Float.infinity
+        for u in 0..<positions {
+            p[u] *= scale
+            mx = max(mx, p[u])
+        }
+        var sum: Float = 0
+        for u in 0..<positions { p[u] = exp(p[u] - mx); sum += p[u] }
+        for u in 0..<positions { p[u] /= sum }
     }
 
     public func reset() { length = 0 }
@@ -74,10 +199,11 @@ public final class Generator {
 
     /// The cached key and value (after the rotary embedding) of layer l at a filled position:
     /// kv heads × head dimension each.
-    public func cached(layer l: Int, position: Int) -> (key: UnsafeBufferPointer<Float>, value: UnsafeBufferPointer<Float>) {
+    public func cached(layer l: Int, position: Int) -> (key: [Float], value: [Float]) {
         precondition(position < length, "position \(position) is not filled")
         let w = c.kv * c.headDim
-        return (UnsafeBufferPointer(start: keys[l].pointer + position * w, count: w), UnsafeBufferPointer(start: values[l].pointer + position * w, count: w))
+        let key = (0..<w).map { keys[l][$0 * keyStride + position] }
+        return (key, Array(UnsafeBufferPointer(start: values[l].pointer + position * w, count: w)))
     }
 
     /// Feeds `tokens` at positions length..<length + n and returns the logits of the last one
@@ -124,9 +250,7 @@ public final class Generator {
         for l in 0..<c.layers {
             let off = model.offsets[l]
             RMSNorm.forward(out: xn.pointer, rstd: rstd.pointer, inp: x.pointer, weight: w + off.attnNorm, M: n, C: d, eps: c.normEps, threads: threads)
-            project(l, .q, out: q, inp: xn, rows: n)
-            project(l, .k, out: k, inp: xn, rows: n)
-            project(l, .v, out: v, inp: xn, rows: n)
+            project(l, [.q, .k, .v], outs: [q, k, v], inp: xn, rows: n)
             RoPE.apply(q.pointer, B: 1, T: n, heads: c.heads, D: hd, cos: model.rope.cos, sin: model.rope.sin, start: start, threads: threads)
             RoPE.apply(k.pointer, B: 1, T: n, heads: c.kv, D: hd, cos: model.rope.cos, sin: model.rope.sin, start: start, threads: threads)
             if c.prefixTuning, let prompt {
@@ -134,38 +258,31 @@ public final class Generator {
                 PrefixTuning.insert(k: k.pointer, v: v.pointer, prefix: w + model.prefixOffset + prompt * PrefixTuning.width(c), layer: l,
                                     sequences: 1, S: n, P: n, kvWidth: kvWidth, row: PrefixTuning.width(c))
             }
-            (keys[l].pointer + start * kvWidth).update(from: k.pointer, count: n * kvWidth)
-            (values[l].pointer + start * kvWidth).update(from: v.pointer, count: n * kvWidth)
-            let K = keys[l].pointer, V = values[l].pointer, p = scores.pointer
+            let P = keyStride, K = keys[l].pointer, V = values[l].pointer
             for r in 0..<n {
-                let pos = start + r
-                for head in 0..<c.heads {
-                    let kvh = head / group, qr = q.pointer + (r * c.heads + head) * hd
-                    var mx = -Float.infinity
-                    for u in 0...pos {
-                        let ku = K + u * kvWidth + kvh * hd
-                        var dot: Float = 0
-                        for j in 0..<hd { dot += qr[j] * ku[j] }
-                        p[u] = dot * scale
-                        mx = max(mx, p[u])
-                    }
-                    var sum: Float = 0
-                    for u in 0...pos { p[u] = exp(p[u] - mx); sum += p[u] }
-                    let a = att.pointer + (r * c.heads + head) * hd
-                    for j in 0..<hd { a[j] = 0 }
-                    for u in 0...pos {
-                        let vu = V + u * kvWidth + kvh * hd, weight = p[u] / sum
-                        for j in 0..<hd { a[j] += weight * vu[j] }
-                    }
+                for f in 0..<kvWidth { K[f * P + start + r] = k[r * kvWidth + f] }
+            }
+            (V + start * kvWidth).update(from: v.pointer, count: n * kvWidth)
+            let (qp, ap, sp) = (q.pointer, att.pointer, scores.pointer), R = c.maxPositions
+            // One task per kv head and 16 rows: the heads that share a kv head read each chunk
+            // of its keys and values once from memory, and each task has its own scores rows.
+            let rowChunks = Parallel.slices(n, size: Self.attentionRows)
+            Parallel.run(tasks: c.kv * rowChunks.count, threads: threads) { t in
+                let kvh = t % c.kv, p = sp + t * group * R
+                for r in rowChunks[t / c.kv] {
+                    let pos = start + r, first = r * c.heads + kvh * group
+                    Self.groupScores(p, rowStride: R, q: qp + first * hd, keys: K + kvh * hd * P, stride: P, positions: 0..<(pos + 1), D: hd, group: group)
+                    for g in 0..<group { Self.softmax(p + g * R, scale: scale, positions: pos + 1) }
+                    Self.groupMix(ap + first * hd, weights: p, rowStride: R, values: V + kvh * hd, stride: kvWidth, positions: pos + 1, D: hd,
+                                  features: 0..<hd, group: group)
                 }
             }
-            project(l, .o, out: o, inp: att, rows: n)
+            project(l, [.o], outs: [o], inp: att, rows: n)
             for i in 0..<(n * d) { x[i] += o[i] }
             RMSNorm.forward(out: xn.pointer, rstd: rstd.pointer, inp: x.pointer, weight: w + off.mlpNorm, M: n, C: d, eps: c.normEps, threads: threads)
-            project(l, .gate, out: gate, inp: xn, rows: n)
-            project(l, .up, out: up, inp: xn, rows: n)
+            project(l, [.gate, .up], outs: [gate, up], inp: xn, rows: n)
             SwiGLU.forward(out: h.pointer, sigmoid: sig.pointer, gate: gate.pointer, up: up.pointer, count: n * c.ffn, threads: threads)
-            project(l, .down, out: o, inp: h, rows: n)
+            project(l, [.down], outs: [o], inp: h, rows: n)
             if let offsets = off.adapter, let adapter {
                 BottleneckAdapter.forward(o.pointer, offsets, weights: w, adapter, M: n, d: d, m: c.adapterSize, threads: threads)
             }
@@ -176,7 +293,11 @@ public final class Generator {
         let rows = logitsFor.count
         RMSNorm.forward(out: xn.pointer, rstd: rstd.pointer, inp: x.pointer + logitsFor.lowerBound * d, weight: w + model.normOffset,
                         M: rows, C: d, eps: c.normEps, threads: threads)
-        Matmul.forward(out: logits.pointer, inp: xn.pointer, weight: w + model.headOffset, bias: nil, M: rows, K: d, N: c.vocabSize, threads: threads)
+        if rows <= Self.blockRows, let head = blocks?.head {
+            BlockMatmul.forward(out: logits.pointer, inp: xn.pointer, matrix: head, M: rows, threads: threads)
+        } else {
+            Matmul.forward(out: logits.pointer, inp: xn.pointer, weight: w + model.headOffset, bias: nil, M: rows, K: d, N: c.vocabSize, threads: threads)
+        }
         return Array(UnsafeBufferPointer(start: logits.pointer, count: rows * c.vocabSize))
     }
 }

@@ -33,16 +33,11 @@ public enum PrefixTuning {
         let g = Generator(model: Model(config: config, weights: weights))
         _ = try g.feed(tokens)
         let kvWidth = config.kv * config.headDim, row = width(config)
-        // subtle: the cache's pointers live as long as the generator, which must outlive the copies.
-        withExtendedLifetime(g) {
-            for j in 0..<P {
-                for l in 0..<config.layers {
-                    let kv = g.cached(layer: l, position: j)
-                    if let key = kv.key.baseAddress, let value = kv.value.baseAddress {
-                        (out.pointer + prefix.offset + j * row + 2 * l * kvWidth).update(from: key, count: kvWidth)
-                        (out.pointer + prefix.offset + j * row + (2 * l + 1) * kvWidth).update(from: value, count: kvWidth)
-                    }
-                }
+        for j in 0..<P {
+            for l in 0..<config.layers {
+                let kv = g.cached(layer: l, position: j)
+                (out.pointer + prefix.offset + j * row + 2 * l * kvWidth).update(from: kv.key, count: kvWidth)
+                (out.pointer + prefix.offset + j * row + (2 * l + 1) * kvWidth).update(from: kv.value, count: kvWidth)
             }
         }
         return (c, out)

@@ -33,12 +33,14 @@ struct Generate: ParsableCommand {
 
     func run() throws {
         let loaded: (config: ModelConfig, weights: Buffer)
+        var blocks: BlockWeights?
         let tokenizer: Tokenizer
         var systemPrompt: String?
         do {
             if model.hasSuffix(".gguf") {
                 let m = try GGUFModel.load(URL(fileURLWithPath: model))
                 loaded = (m.config, m.weights)
+                blocks = try GGUFModel.blockWeights(m.gguf, config: m.config)
                 tokenizer = try Tokenizer(gguf: m.gguf)
                 if let text = m.gguf.metadata["tokenizer.chat_template"]?.string, template == "auto" {
                     guard let known = KnownChatTemplate(text: text) else {
@@ -83,7 +85,7 @@ struct Generate: ParsableCommand {
         if let eos = loaded.config.eosTokenId { stops.insert(eos) }
 
         let model = Model(config: loaded.config, weights: loaded.weights, threads: Parallel.defaultThreads)
-        let generator = Generator(model: model)
+        let generator = Generator(model: model, blocks: blocks)
         var sampler = Sampler(temperature: temperature, topK: topK, topP: topP, seed: seed)
         let started = Date()
         var last: [Float]

@@ -332,11 +332,10 @@ import Testing
         for j in 0..<3 {
             for l in 0..<c.layers {
                 let kv = g.cached(layer: l, position: j)
-                (w.pointer + prefix.offset + j * row + 2 * l * kvWidth).update(from: kv.key.baseAddress!, count: kvWidth)
-                (w.pointer + prefix.offset + j * row + (2 * l + 1) * kvWidth).update(from: kv.value.baseAddress!, count: kvWidth)
+                (w.pointer + prefix.offset + j * row + 2 * l * kvWidth).update(from: kv.key, count: kvWidth)
+                (w.pointer + prefix.offset + j * row + (2 * l + 1) * kvWidth).update(from: kv.value, count: kvWidth)
             }
         }
-        withExtendedLifetime(g) {}  // the cache the copies above read from lives until here
         let prefixed = Model(config: pc, weights: w)
         let a = Case(prompted).logits(), b = Case(prefixed).logits()
         let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 1
