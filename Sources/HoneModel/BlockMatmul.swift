@@ -7,21 +7,20 @@ import HoneTensor
 public final class PackedBlocks {
     public let format: BlockMatrix.Format
     public let rows: Int, columns: Int
-    let packed: [UInt8]
+    /// Bytes the products read per pass.
+    public let bytes: Int
+    /// Owned, never moved: tasks read it without touching reference counts.
+    let packed: UnsafeMutablePointer<UInt8>
 
     public init(_ m: BlockMatrix) {
-        format = m.format; rows = m.rows; columns = m.columns
-        var packed = [UInt8](repeating: 0, count: m.bytes.count)
-        packed.withUnsafeMutableBufferPointer { out in
-            m.bytes.withUnsafeBufferPointer { src in
-                hone_block_pack(Self.kernelFormat(m.format), src.baseAddress, m.rows, m.columns, out.baseAddress)
-            }
+        format = m.format; rows = m.rows; columns = m.columns; bytes = m.bytes.count
+        packed = .allocate(capacity: max(1, m.bytes.count))
+        m.bytes.withUnsafeBufferPointer { src in
+            hone_block_pack(Self.kernelFormat(m.format), src.baseAddress, m.rows, m.columns, packed)
         }
-        self.packed = packed
     }
 
-    /// Bytes the products read per pass.
-    public var bytes: Int { packed.count }
+    deinit { packed.deallocate() }
 
     static func kernelFormat(_ f: BlockMatrix.Format) -> Int32 {
         switch f {
@@ -60,25 +59,31 @@ public enum BlockMatmul {
         guard let K = products.first?.matrix.columns else { return }
         precondition(products.allSatisfy { $0.matrix.columns == K }, "products of one input must share its width")
         let blocks = K / BlockMatrix.blockSize
-        // Task t belongs to the product whose range of task numbers holds it.
-        var firstTask: [Int] = [0]
-        for p in products { firstTask.append(firstTask[firstTask.count - 1] + Parallel.slices(p.matrix.rows, size: rowsPerTask).count) }
-        withUnsafeTemporaryAllocation(of: Int16.self, capacity: M * K) { xq in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * M * blocks) { scales in
-                guard let xq = xq.baseAddress, let dx = scales.baseAddress else { return }
-                let sums = dx + M * blocks
-                for i in 0..<M { hone_quantize_input(inp + i * K, K, xq + i * K, dx + i * blocks, sums + i * blocks) }
-                Parallel.run(tasks: firstTask[products.count], threads: threads) { t in
-                    var p = 0
-                    while firstTask[p + 1] <= t { p += 1 }
-                    let (out, m) = products[p]
-                    let r = Parallel.slices(m.rows, size: rowsPerTask)[t - firstTask[p]]
-                    m.packed.withUnsafeBufferPointer { packed in
-                        hone_block_rows_dot(PackedBlocks.kernelFormat(m.format), packed.baseAddress, m.rows, r.lowerBound, r.upperBound, K,
-                                            xq, dx, sums, M, out, m.rows, simd ? 1 : 0)
+        // What the tasks read, as plain values: reference counts touched from both threads
+        // (arrays, matrices) cost more than small products (perf: swift_release).
+        struct Job { let format: Int32, packed: UnsafePointer<UInt8>, rows: Int, out: UnsafeMutablePointer<Float>, firstTask: Int }
+        withUnsafeTemporaryAllocation(of: Job.self, capacity: products.count + 1) { jobs in
+            var first = 0
+            for (i, p) in products.enumerated() {
+                jobs.initializeElement(at: i, to: Job(format: PackedBlocks.kernelFormat(p.matrix.format), packed: p.matrix.packed,
+                                                      rows: p.matrix.rows, out: p.out, firstTask: first))
+                first += Parallel.slices(p.matrix.rows, size: rowsPerTask).count
+            }
+            jobs.initializeElement(at: products.count, to: Job(format: 0, packed: products[0].matrix.packed, rows: 0, out: products[0].out, firstTask: first))
+            withUnsafeTemporaryAllocation(of: Int16.self, capacity: M * K) { xq in
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * M * blocks) { scales in
+                    guard let xq = xq.baseAddress, let dx = scales.baseAddress, let jobs = jobs.baseAddress else { return }
+                    let sums = dx + M * blocks
+                    for i in 0..<M { hone_quantize_input(inp + i * K, K, xq + i * K, dx + i * blocks, sums + i * blocks) }
+                    Parallel.run(tasks: first, threads: threads) { t in
+                        var j = jobs
+                        while (j + 1).pointee.firstTask <= t { j += 1 }
+                        let job = j.pointee, r = Parallel.slices(job.rows, size: rowsPerTask)[t - job.firstTask]
+                        hone_block_rows_dot(job.format, job.packed, job.rows, r.lowerBound, r.upperBound, K, xq, dx, sums, M, job.out, job.rows, simd ? 1 : 0)
                     }
                 }
             }
+            withExtendedLifetime(products) {}
         }
     }
 }
