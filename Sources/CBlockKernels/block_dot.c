@@ -52,18 +52,35 @@ static size_t group_start(int format, size_t r, size_t rows, size_t blocks, size
     return g * GROUP * blocks * hone_block_bytes(format);
 }
 
+/// Where block b of row k, in a group of n rows, keeps its fp16 scale, its fp16 min (Q4_1) and
+/// its code bytes, `step` apart. Q4 blocks go in pairs (b, b + 1) whose code bytes interleave, so
+/// each 16-bit word holds four values of one row: j and j + 16 of both blocks. A pair's chunk:
+/// the n scales (and mins) of b, those of b + 1, then each row's 32 interleaved code bytes. A
+/// lone last block, and every Q8_0 block: the n scales (and mins), then each row's codes.
+typedef struct { uint8_t *scale, *min, *codes; size_t step; } BlockPlace;
+
+static BlockPlace place(int format, const uint8_t *group, size_t n, size_t k, size_t b, size_t blocks) {
+    const size_t bb = hone_block_bytes(format), hb = head_bytes(format), cb = code_bytes(format);
+    uint8_t *g = (uint8_t *)group;
+    if (format != HONE_Q8_0 && (b | 1) < blocks) {
+        uint8_t *chunk = g + (b & ~(size_t)1) * n * bb, *head = chunk + (b & 1) * n * hb;
+        return (BlockPlace){head + 2 * k, head + 2 * n + 2 * k, chunk + 2 * n * hb + k * 2 * cb + (b & 1), 2};
+    }
+    uint8_t *chunk = g + b * n * bb;
+    return (BlockPlace){chunk + 2 * k, chunk + 2 * n + 2 * k, chunk + n * hb + k * cb, 1};
+}
+
 void hone_block_pack(int format, const uint8_t *blocks, size_t rows, size_t columns, uint8_t *packed) {
     const size_t nb = columns / BLOCK, bb = hone_block_bytes(format), cb = code_bytes(format), hb = head_bytes(format);
     for (size_t r = 0; r < rows; r++) {
         size_t n;
-        uint8_t *group = packed + group_start(format, r, rows, nb, &n);
-        const size_t k = r % GROUP;
+        const uint8_t *group = packed + group_start(format, r, rows, nb, &n);
         for (size_t b = 0; b < nb; b++) {
             const uint8_t *src = blocks + (r * nb + b) * bb;
-            uint8_t *dst = group + b * n * bb;
-            memcpy(dst + 2 * k, src, 2);
-            if (format == HONE_Q4_1) memcpy(dst + 2 * n + 2 * k, src + 2, 2);
-            memcpy(dst + hb * n + k * cb, src + hb, cb);
+            const BlockPlace at = place(format, group, n, r % GROUP, b, nb);
+            memcpy(at.scale, src, 2);
+            if (format == HONE_Q4_1) memcpy(at.min, src + 2, 2);
+            for (size_t j = 0; j < cb; j++) at.codes[j * at.step] = src[hb + j];
         }
     }
 }
@@ -87,15 +104,15 @@ void hone_block_pack(int format, const uint8_t *blocks, size_t rows, size_t colu
 static void quantize_input_portable(const float *x, size_t columns, int16_t *xq, float *dx, float *sums) { QUANTIZE_INPUT_BODY }
 
 /// The 32 codes of one block as integers (Q4_0's offset of 8 taken off).
-static void decode_codes(int format, const uint8_t *c, int32_t q[BLOCK]) {
+static void decode_codes(int format, const uint8_t *c, size_t step, int32_t q[BLOCK]) {
     if (format == HONE_Q8_0) {
-        for (int j = 0; j < BLOCK; j++) q[j] = (int8_t)c[j];
+        for (int j = 0; j < BLOCK; j++) q[j] = (int8_t)c[j * step];
         return;
     }
     const int32_t off = format == HONE_Q4_0 ? 8 : 0;
     for (int j = 0; j < 16; j++) {
-        q[j] = (int32_t)(c[j] & 0xF) - off;
-        q[j + 16] = (int32_t)(c[j] >> 4) - off;
+        q[j] = (int32_t)(c[j * step] & 0xF) - off;
+        q[j + 16] = (int32_t)(c[j * step] >> 4) - off;
     }
 }
 
@@ -113,17 +130,16 @@ static float row_dot_portable(int format, const uint8_t *group, size_t n, size_t
                               const int16_t *xq, const float *dx, const float *sums) {
     float acc[LANES] = {0}, mins = 0;
     int32_t q[BLOCK];
-    const size_t bb = hone_block_bytes(format), cb = code_bytes(format), hb = head_bytes(format);
     for (size_t b = 0; b < blocks; b++) {
-        const uint8_t *p = group + b * n * bb;
-        decode_codes(format, p + hb * n + k * cb, q);
+        const BlockPlace at = place(format, group, n, k, b, blocks);
+        decode_codes(format, at.codes, at.step, q);
         const int16_t *xb = xq + b * BLOCK;
-        const float scale = half_to_float(load_u16(p + 2 * k)) * dx[b];
+        const float scale = half_to_float(load_u16(at.scale)) * dx[b];
         for (int l = 0; l < LANES; l++) {
             const int32_t s = (q[2 * l] * xb[2 * l] + q[2 * l + 1] * xb[2 * l + 1]) + (q[16 + 2 * l] * xb[16 + 2 * l] + q[17 + 2 * l] * xb[17 + 2 * l]);
             acc[l] = fmaf(scale, (float)s, acc[l]);
         }
-        if (format == HONE_Q4_1) mins = fmaf(half_to_float(load_u16(p + 2 * n + 2 * k)), sums[b], mins);
+        if (format == HONE_Q4_1) mins = fmaf(half_to_float(load_u16(at.min)), sums[b], mins);
     }
     return finish(acc, mins);
 }
@@ -153,17 +169,54 @@ SIMD INLINE __m256 block_lanes(int format, const uint8_t *c, __m256i x_lo, __m25
     return _mm256_cvtepi32_ps(_mm256_add_epi32(_mm256_madd_epi16(lo, x_lo), _mm256_madd_epi16(hi, x_hi)));
 }
 
+/// Lanes of two paired Q4 blocks from one row's 32 interleaved code bytes at c: each 16-bit
+/// word holds values j and j + 16 of the first block in its low byte, of the second in its high
+/// byte, so four masks and shifts give all 64 values as int16 (no widening).
+SIMD INLINE void pair_lanes(int format, const uint8_t *c, const __m256i x[4], __m256 *first, __m256 *second) {
+    const __m256i w = _mm256_loadu_si256((const __m256i *)c), low4 = _mm256_set1_epi16(0x0F);
+    __m256i a = _mm256_and_si256(w, low4), b = _mm256_and_si256(_mm256_srli_epi16(w, 4), low4);
+    __m256i c2 = _mm256_and_si256(_mm256_srli_epi16(w, 8), low4), d = _mm256_srli_epi16(w, 12);
+    if (format == HONE_Q4_0) {
+        const __m256i eight = _mm256_set1_epi16(8);
+        a = _mm256_sub_epi16(a, eight); b = _mm256_sub_epi16(b, eight);
+        c2 = _mm256_sub_epi16(c2, eight); d = _mm256_sub_epi16(d, eight);
+    }
+    *first = _mm256_cvtepi32_ps(_mm256_add_epi32(_mm256_madd_epi16(a, x[0]), _mm256_madd_epi16(b, x[1])));
+    *second = _mm256_cvtepi32_ps(_mm256_add_epi32(_mm256_madd_epi16(c2, x[2]), _mm256_madd_epi16(d, x[3])));
+}
+
 /// A full group of 4 rows, each with its own accumulator (independent chains for the core to
 /// overlap; each input block loaded once), and each with the same arithmetic as alone: the
 /// four scales are converted and multiplied by dx in one instruction each, and the four mins
-/// accumulate in the lanes of one register.
+/// accumulate in the lanes of one register. Q4 blocks go two at a time (see place()).
 SIMD INLINE void group_dot_avx2_of(int format, const uint8_t *group, size_t blocks, const int16_t *xq, const float *dx,
                                    const float *sums, float *out) {
     __m256 acc[GROUP];
     __m128 mins = _mm_setzero_ps();
     const size_t bb = hone_block_bytes(format), cb = code_bytes(format), hb = head_bytes(format);
     for (int k = 0; k < GROUP; k++) acc[k] = _mm256_setzero_ps();
-    for (size_t b = 0; b < blocks; b++) {
+    size_t b = 0;
+    if (format != HONE_Q8_0) {
+        for (; b + 1 < blocks; b += 2) {
+            const uint8_t *chunk = group + b * GROUP * bb, *h0 = chunk, *h1 = chunk + GROUP * hb, *codes = chunk + 2 * GROUP * hb;
+            __m256i x[4];
+            for (int i = 0; i < 4; i++) x[i] = _mm256_loadu_si256((const __m256i *)(xq + b * BLOCK + 16 * i));
+            float s0[GROUP], s1[GROUP];
+            _mm_storeu_ps(s0, _mm_mul_ps(_mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)h0)), _mm_set1_ps(dx[b])));
+            _mm_storeu_ps(s1, _mm_mul_ps(_mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)h1)), _mm_set1_ps(dx[b + 1])));
+            if (format == HONE_Q4_1) {
+                mins = _mm_fmadd_ps(_mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)(h0 + 2 * GROUP))), _mm_set1_ps(sums[b]), mins);
+                mins = _mm_fmadd_ps(_mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)(h1 + 2 * GROUP))), _mm_set1_ps(sums[b + 1]), mins);
+            }
+            for (int k = 0; k < GROUP; k++) {
+                __m256 first, second;
+                pair_lanes(format, codes + k * 2 * cb, x, &first, &second);
+                acc[k] = _mm256_fmadd_ps(_mm256_broadcast_ss(s0 + k), first, acc[k]);
+                acc[k] = _mm256_fmadd_ps(_mm256_broadcast_ss(s1 + k), second, acc[k]);
+            }
+        }
+    }
+    for (; b < blocks; b++) {
         const uint8_t *p = group + b * GROUP * bb;
         const __m256i x_lo = _mm256_loadu_si256((const __m256i *)(xq + b * BLOCK));
         const __m256i x_hi = _mm256_loadu_si256((const __m256i *)(xq + b * BLOCK + 16));
