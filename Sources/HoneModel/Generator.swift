@@ -264,17 +264,34 @@ public final class Generator {
             }
             (V + start * kvWidth).update(from: v.pointer, count: n * kvWidth)
             let (qp, ap, sp) = (q.pointer, att.pointer, scores.pointer), R = c.maxPositions
-            // One task per kv head and 16 rows: the heads that share a kv head read each chunk
-            // of its keys and values once from memory, and each task has its own scores rows.
-            let rowChunks = Parallel.slices(n, size: Self.attentionRows)
-            Parallel.run(tasks: c.kv * rowChunks.count, threads: threads) { t in
-                let kvh = t % c.kv, p = sp + t * group * R
-                for r in rowChunks[t / c.kv] {
-                    let pos = start + r, first = r * c.heads + kvh * group
-                    Self.groupScores(p, rowStride: R, q: qp + first * hd, keys: K + kvh * hd * P, stride: P, positions: 0..<(pos + 1), D: hd, group: group)
-                    for g in 0..<group { Self.softmax(p + g * R, scale: scale, positions: pos + 1) }
-                    Self.groupMix(ap + first * hd, weights: p, rowStride: R, values: V + kvh * hd, stride: kvWidth, positions: pos + 1, D: hd,
-                                  features: 0..<hd, group: group)
+            if n == 1 {
+                // A generated token: scores by kv head and 128 positions (the group's heads share
+                // each chunk of keys), then softmax and mix by head, so two threads share even one
+                // row evenly. Every value is summed in the order a scalar loop sums it.
+                let positions = start + 1, chunks = Parallel.slices(positions, size: 128)
+                Parallel.run(tasks: c.kv * chunks.count, threads: threads) { t in
+                    let kvh = t % c.kv
+                    Self.groupScores(sp + kvh * group * R, rowStride: R, q: qp + kvh * group * hd, keys: K + kvh * hd * P, stride: P,
+                                     positions: chunks[t / c.kv], D: hd, group: group)
+                }
+                Parallel.run(tasks: c.heads, threads: threads) { head in
+                    Self.softmax(sp + head * R, scale: scale, positions: positions)
+                    Self.groupMix(ap + head * hd, weights: sp + head * R, rowStride: R, values: V + head / group * hd, stride: kvWidth,
+                                  positions: positions, D: hd, features: 0..<hd, group: 1)
+                }
+            } else {
+                // One task per kv head and 16 rows: the heads that share a kv head read each
+                // chunk of its keys and values once from memory; each task has its own scores rows.
+                let rowChunks = Parallel.slices(n, size: Self.attentionRows)
+                Parallel.run(tasks: c.kv * rowChunks.count, threads: threads) { t in
+                    let kvh = t % c.kv, p = sp + t * group * R
+                    for r in rowChunks[t / c.kv] {
+                        let pos = start + r, first = r * c.heads + kvh * group
+                        Self.groupScores(p, rowStride: R, q: qp + first * hd, keys: K + kvh * hd * P, stride: P, positions: 0..<(pos + 1), D: hd, group: group)
+                        for g in 0..<group { Self.softmax(p + g * R, scale: scale, positions: pos + 1) }
+                        Self.groupMix(ap + first * hd, weights: p, rowStride: R, values: V + kvh * hd, stride: kvWidth, positions: pos + 1, D: hd,
+                                      features: 0..<hd, group: group)
+                    }
                 }
             }
             project(l, [.o], outs: [o], inp: att, rows: n)

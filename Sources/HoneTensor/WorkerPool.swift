@@ -70,7 +70,12 @@ final class WorkerPool: @unchecked Sendable {
             let take = min(tasks - next, max(1, tasks / (4 * (helpers.load(ordering: .relaxed) + 1))))
             let (exchanged, now) = state.compareExchange(expected: s, desired: s + take, ordering: .acquiringAndReleasing)
             if exchanged {
-                for t in next..<(next + take) { body?(t) }
+                // One read of the closure per claim, not per task: each read retains its context,
+                // whose count both threads would bounce between them. Released before the claim
+                // counts as finished: the caller's withoutActuallyEscaping checks nothing kept it.
+                var run = body
+                for t in next..<(next + take) { run?(t) }
+                run = nil
                 finished.add(take, ordering: .releasing)
                 s += take
             } else {
