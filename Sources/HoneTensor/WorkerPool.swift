@@ -59,15 +59,17 @@ final class WorkerPool: @unchecked Sendable {
         return true
     }
 
-    /// Claims and runs tasks of `job` until none is left, a few at a time: every claim moves the
-    /// job word's cache line between the cores, and one claim per task (a token's products make
-    /// about 13,000 tasks) cost more than the products' imbalance that small claims avoid.
+    /// Claims and runs tasks of `job` until none is left, several at a time while many are left:
+    /// every claim moves the job word's cache line between the cores, and one claim per task (a
+    /// token's products make about 13,000 tasks) cost more than the work.
     private func work(on job: Int) {
         var s = state.load(ordering: .acquiring)
         while s >> 40 == job {
             let next = s & 0xFFFFF, tasks = (s >> 20) & 0xFFFFF
             guard next < tasks else { return }
-            let take = min(tasks - next, max(1, tasks / (4 * (helpers.load(ordering: .relaxed) + 1))))
+            // Guided: a share of what is left, so the last claims are single tasks and no thread
+            // waits long on another's big one (training's 128-row products).
+            let take = max(1, (tasks - next) / (2 * (helpers.load(ordering: .relaxed) + 1)))
             let (exchanged, now) = state.compareExchange(expected: s, desired: s + take, ordering: .acquiringAndReleasing)
             if exchanged {
                 // One read of the closure per claim, not per task: each read retains its context,
