@@ -6,6 +6,7 @@
 // like vfmadd), so the two give the same bits.
 #include "CBlockKernels.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -92,10 +93,11 @@ void hone_block_pack(int format, const uint8_t *blocks, size_t rows, size_t colu
         const float *v = x + b * BLOCK;                                                 \
         float amax = 0, s = 0;                                                          \
         for (int j = 0; j < BLOCK; j++) { amax = fmaxf(amax, fabsf(v[j])); s += v[j]; } \
-        const float d = amax / 32767, id = d != 0 ? 1 / d : 0;                          \
+        /* A scale below FLT_MIN would make 1/d infinite: such a block counts as zeros. */ \
+        const float d = amax / 32767 >= FLT_MIN ? amax / 32767 : 0, id = d != 0 ? 1 / d : 0; \
         for (int j = 0; j < BLOCK; j++) {                                               \
             float r = roundf(v[j] * id);                                                \
-            xq[b * BLOCK + j] = (int16_t)(r > 32767 ? 32767 : r < -32767 ? -32767 : r); \
+            xq[b * BLOCK + j] = (int16_t)(r != r ? 0 : r > 32767 ? 32767 : r < -32767 ? -32767 : r); \
         }                                                                               \
         dx[b] = d;                                                                      \
         sums[b] = s;                                                                    \

@@ -19,6 +19,15 @@ public struct BlockWeights {
         self.init(projections: quantized.matrices.map { $0.map { $0 } }, head: nil)
     }
 
+    /// Whether every matrix has the shape `config` gives it (layers, projections, the head).
+    public func fits(_ config: ModelConfig) -> Bool {
+        projections.count == config.layers && projections.allSatisfy { row in
+            row.count == Projection.allCases.count && Projection.allCases.allSatisfy { p in
+                row[p.index].map { $0.rows == p.shape(config).out && $0.columns == p.shape(config).in } ?? true
+            }
+        } && head.map { $0.rows == config.vocabSize && $0.columns == config.hiddenSize } ?? true
+    }
+
     /// Whether any product can use blocks.
     public var isEmpty: Bool { head == nil && projections.allSatisfy { $0.allSatisfy { $0 == nil } } }
 

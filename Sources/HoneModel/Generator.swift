@@ -38,6 +38,9 @@ public final class Generator {
     public init(model: Model, chunk: Int = 256, blocks: BlockWeights? = nil) {
         self.model = model
         self.blocks = blocks ?? model.quantized.map(BlockWeights.init)
+        if let b = self.blocks {
+            precondition(b.fits(model.config), "block weights do not match the model's shapes")
+        }
         let c = model.config
         self.c = c
         self.chunk = chunk
@@ -80,7 +83,7 @@ public final class Generator {
     /// u in positions, keys transposed (row j at keys + j·stride). Sixteen positions at a time,
     /// all queries on one chunk of keys while it is in L1; each sum runs in j order with a product
     /// then an add, exactly as `for j { dot += q[j] * k[j] }` does.
-    static func groupScores(_ p: UnsafeMutablePointer<Float>, rowStride: Int, q: UnsafePointer<Float>, keys: UnsafePointer<Float>, stride: Int,
+    public static func groupScores(_ p: UnsafeMutablePointer<Float>, rowStride: Int, q: UnsafePointer<Float>, keys: UnsafePointer<Float>, stride: Int,
                             positions: Range<Int>, D: Int, group: Int) {
         var u = positions.lowerBound
         while u + 16 <= positions.upperBound {
@@ -112,7 +115,7 @@ public final class Generator {
     /// `features`, in u order (value rows `stride` apart). Thirty-two (or sixteen) features and
     /// 64 positions at a time, all heads on one chunk of values while it is
     /// in L1; the same products and adds as a scalar loop.
-    static func groupMix(_ a: UnsafeMutablePointer<Float>, weights w: UnsafePointer<Float>, rowStride: Int, values: UnsafePointer<Float>,
+    public static func groupMix(_ a: UnsafeMutablePointer<Float>, weights w: UnsafePointer<Float>, rowStride: Int, values: UnsafePointer<Float>,
                          stride: Int, positions: Int, D: Int, features: Range<Int>, group: Int) {
         for g in 0..<group { for j in features { a[g * D + j] = 0 } }
         var from = 0
@@ -123,8 +126,8 @@ public final class Generator {
                 var j = features.lowerBound
                 while j + 32 <= features.upperBound {
                     let out = UnsafeMutableRawPointer(ag + j)
-                    var a0 = out.load(as: SIMD8<Float>.self), a1 = out.load(fromByteOffset: 32, as: SIMD8<Float>.self)
-                    var a2 = out.load(fromByteOffset: 64, as: SIMD8<Float>.self), a3 = out.load(fromByteOffset: 96, as: SIMD8<Float>.self)
+                    var a0 = out.loadUnaligned(as: SIMD8<Float>.self), a1 = out.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+                    var a2 = out.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self), a3 = out.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self)
                     for u in from..<to {
                         let wu = SIMD8<Float>(repeating: wg[u]), row = UnsafeRawPointer(values + u * stride + j)
                         a0 += wu * row.loadUnaligned(as: SIMD8<Float>.self)
@@ -140,7 +143,7 @@ public final class Generator {
                 }
                 while j + 16 <= features.upperBound {
                     let out = UnsafeMutableRawPointer(ag + j)
-                    var a0 = out.load(as: SIMD8<Float>.self), a1 = out.load(fromByteOffset: 32, as: SIMD8<Float>.self)
+                    var a0 = out.loadUnaligned(as: SIMD8<Float>.self), a1 = out.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
                     for u in from..<to {
                         let wu = SIMD8<Float>(repeating: wg[u]), row = UnsafeRawPointer(values + u * stride + j)
                         a0 += wu * row.loadUnaligned(as: SIMD8<Float>.self)
@@ -163,7 +166,7 @@ public final class Generator {
 
     /// softmax(scale · p[0..<positions]) in place, as probabilities: max, then exp and the sum in
     /// order, then each divided by the sum.
-    static func softmax(_ p: UnsafeMutablePointer<Float>, scale: Float, positions: Int) {
+    public static func softmax(_ p: UnsafeMutablePointer<Float>, scale: Float, positions: Int) {
         var mx = -Float.infinity
         for u in 0..<positions {
             p[u] *= scale

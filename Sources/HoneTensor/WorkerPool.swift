@@ -9,7 +9,7 @@ import Synchronization
 /// running in parallel) tells the caller to use Dispatch. Which thread runs a task never
 /// changes what the task computes.
 final class WorkerPool: @unchecked Sendable {
-    static let shared = WorkerPool(workers: max(0, ProcessInfo.processInfo.activeProcessorCount - 1))
+    static let shared = WorkerPool(workers: max(0, Parallel.defaultThreads - 1))
 
     /// The current job in one word, so a worker's claim and its view of the job cannot tear:
     /// job number (bits 40...), task count (bits 20..<40), next unclaimed task (bits 0..<20).
@@ -47,7 +47,7 @@ final class WorkerPool: @unchecked Sendable {
             self.body = body
             finished.store(0, ordering: .relaxed)
             helpers.store(min(threads - 1, workers), ordering: .relaxed)
-            let job = (state.load(ordering: .relaxed) >> 40) + 1
+            let job = ((state.load(ordering: .relaxed) >> 40) + 1) & 0x7F_FFFF  // 23 bits: the word stays positive
             state.store(job << 40 | tasks << 20, ordering: .sequentiallyConsistent)
             if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
                 wake.lock(); wake.broadcast(); wake.unlock()
@@ -87,10 +87,10 @@ final class WorkerPool: @unchecked Sendable {
     }
 
     private func work(_ index: Int) {
-        var seen = 0
+        var seen = 0, idle = false
         while true {
             var s = state.load(ordering: .acquiring), spins = 0
-            var deadline = DispatchTime.now().uptimeNanoseconds + Self.spinNanoseconds
+            var deadline = DispatchTime.now().uptimeNanoseconds + (idle ? 0 : Self.spinNanoseconds)
             while s >> 40 == seen {
                 spins += 1
                 if spins & 1023 == 0, DispatchTime.now().uptimeNanoseconds > deadline {
@@ -104,7 +104,9 @@ final class WorkerPool: @unchecked Sendable {
                 s = state.load(ordering: .acquiring)
             }
             seen = s >> 40
-            if index < helpers.load(ordering: .relaxed) { work(on: seen) }
+            // A worker the run does not use sleeps at once instead of spinning beside it.
+            idle = index >= helpers.load(ordering: .relaxed)
+            if !idle { work(on: seen) }
         }
     }
 }

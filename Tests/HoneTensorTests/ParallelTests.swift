@@ -35,6 +35,16 @@ import Testing
         }
     }
 
+    /// Runs 2 ms apart: the worker has gone to sleep before each, and must be woken.
+    @Test func runsAfterTheWorkersSleptStillRunEveryTask() {
+        for n in [2, 37] {
+            for _ in 0..<20 {
+                usleep(2_000)
+                #expect(Self.counts(tasks: n, threads: 2) == Array(repeating: 1, count: n))
+            }
+        }
+    }
+
     @Test func nestedRunsFinishInsideTheirTask() {
         #expect(Self.counts(tasks: 9, threads: 2, nested: true) == Array(repeating: 1, count: 9))
     }
