@@ -75,11 +75,7 @@ public enum GGUFModel {
         let quantized = try QuantizedProjections(config: c, format: format) { _, p, t in
             let name = try checkedName(t, in: g)
             if let blocks = try g.blocks(name), blocks.format == format, blocks.rows == t.shape[0], blocks.columns == t.shape[1] {
-                switch p {
-                case .q: return blocks.reorderingRows(unpermuteOrder(heads: c.heads, headDim: c.headDim))
-                case .k: return blocks.reorderingRows(unpermuteOrder(heads: c.kv, headDim: c.headDim))
-                default: return blocks
-                }
+                return huggingFaceRows(blocks, p, c)
             }
             let tmp = Buffer(t.count)
             try read(t, from: g, config: c, into: tmp.pointer)
@@ -98,17 +94,20 @@ public enum GGUFModel {
             return try g.blocks(try checkedName(t, in: g))
         }
         let projections = try (0..<c.layers).map { l in
-            try Projection.allCases.map { p -> BlockMatrix? in
-                guard let b = try blocks(p.weightName(layer: l)) else { return nil }
-                switch p {
-                case .q: return b.reorderingRows(unpermuteOrder(heads: c.heads, headDim: c.headDim))
-                case .k: return b.reorderingRows(unpermuteOrder(heads: c.kv, headDim: c.headDim))
-                default: return b
-                }
-            }
+            try Projection.allCases.map { p in try blocks(p.weightName(layer: l)).map { huggingFaceRows($0, p, c) } }
         }
         let head = try blocks(c.tiedEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight")
         return BlockWeights(projections: projections, head: head)
+    }
+
+    /// A projection's blocks with q and k rows in Hugging Face order (blocks never cross rows, so
+    /// this moves whole rows and loses nothing).
+    static func huggingFaceRows(_ blocks: BlockMatrix, _ p: Projection, _ c: ModelConfig) -> BlockMatrix {
+        switch p {
+        case .q: return blocks.reorderingRows(unpermuteOrder(heads: c.heads, headDim: c.headDim))
+        case .k: return blocks.reorderingRows(unpermuteOrder(heads: c.kv, headDim: c.headDim))
+        default: return blocks
+        }
     }
 
     /// The GGUF name of a tensor the file must hold, with the shape the config implies.

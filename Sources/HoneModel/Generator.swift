@@ -52,7 +52,7 @@ public final class Generator {
         q = Buffer(chunk * c.heads * c.headDim); att = Buffer(chunk * c.heads * c.headDim)
         k = Buffer(chunk * kvWidth); v = Buffer(chunk * kvWidth)
         gate = Buffer(chunk * c.ffn); up = Buffer(chunk * c.ffn); h = Buffer(chunk * c.ffn); sig = Buffer(chunk * c.ffn)
-        scores = Buffer(c.heads * Parallel.slices(chunk, size: Self.attentionRows).count * c.maxPositions)
+        scores = Buffer(CachedAttention.scoresCount(rows: chunk, heads: c.heads, positions: c.maxPositions))
         logits = Buffer(chunk * c.vocabSize)
         lora = model.lora.map { LoRAActivations($0, M: chunk) }
         adapter = c.adapterSize > 0 ? AdapterActivations(M: chunk, d: d, m: c.adapterSize) : nil
@@ -74,107 +74,6 @@ public final class Generator {
                 adapters.forward(slot, out: out.pointer, inp: inp.pointer, v: v, M: n, la, dropout: nil, threads: model.threads)
             }
         }
-    }
-
-    /// Rows per attention task.
-    static let attentionRows = 16
-
-    /// For each of `group` queries (q + g·D): p[g·rowStride + u] = Σ_j q[j]·k[j][u] for
-    /// u in positions, keys transposed (row j at keys + j·stride). Sixteen positions at a time,
-    /// all queries on one chunk of keys while it is in L1; each sum runs in j order with a product
-    /// then an add, exactly as `for j { dot += q[j] * k[j] }` does.
-    public static func groupScores(_ p: UnsafeMutablePointer<Float>, rowStride: Int, q: UnsafePointer<Float>, keys: UnsafePointer<Float>, stride: Int,
-                            positions: Range<Int>, D: Int, group: Int) {
-        var u = positions.lowerBound
-        while u + 16 <= positions.upperBound {
-            for g in 0..<group {
-                let qg = q + g * D
-                var a0 = SIMD8<Float>(repeating: 0), a1 = SIMD8<Float>(repeating: 0)
-                for j in 0..<D {
-                    let qj = SIMD8<Float>(repeating: qg[j]), row = UnsafeRawPointer(keys + j * stride + u)
-                    a0 += qj * row.loadUnaligned(as: SIMD8<Float>.self)
-                    a1 += qj * row.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
-                }
-                let out = UnsafeMutableRawPointer(p + g * rowStride + u)
-                out.storeBytes(of: a0, as: SIMD8<Float>.self)
-                out.storeBytes(of: a1, toByteOffset: 32, as: SIMD8<Float>.self)
-            }
-            u += 16
-        }
-        while u < positions.upperBound {
-            for g in 0..<group {
-                var dot: Float = 0
-                for j in 0..<D { dot += q[g * D + j] * keys[j * stride + u] }
-                p[g * rowStride + u] = dot
-            }
-            u += 1
-        }
-    }
-
-    /// For each of `group` heads: a[g·D + j] = Σ_u w[g·rowStride + u]·v[u][j] for j in
-    /// `features`, in u order (value rows `stride` apart). Thirty-two (or sixteen) features and
-    /// 64 positions at a time, all heads on one chunk of values while it is
-    /// in L1; the same products and adds as a scalar loop.
-    public static func groupMix(_ a: UnsafeMutablePointer<Float>, weights w: UnsafePointer<Float>, rowStride: Int, values: UnsafePointer<Float>,
-                         stride: Int, positions: Int, D: Int, features: Range<Int>, group: Int) {
-        for g in 0..<group { for j in features { a[g * D + j] = 0 } }
-        var from = 0
-        while from < positions {
-            let to = min(positions, from + 64)
-            for g in 0..<group {
-                let wg = w + g * rowStride, ag = a + g * D
-                var j = features.lowerBound
-                while j + 32 <= features.upperBound {
-                    let out = UnsafeMutableRawPointer(ag + j)
-                    var a0 = out.loadUnaligned(as: SIMD8<Float>.self), a1 = out.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
-                    var a2 = out.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self), a3 = out.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self)
-                    for u in from..<to {
-                        let wu = SIMD8<Float>(repeating: wg[u]), row = UnsafeRawPointer(values + u * stride + j)
-                        a0 += wu * row.loadUnaligned(as: SIMD8<Float>.self)
-                        a1 += wu * row.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
-                        a2 += wu * row.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self)
-                        a3 += wu * row.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self)
-                    }
-                    out.storeBytes(of: a0, as: SIMD8<Float>.self)
-                    out.storeBytes(of: a1, toByteOffset: 32, as: SIMD8<Float>.self)
-                    out.storeBytes(of: a2, toByteOffset: 64, as: SIMD8<Float>.self)
-                    out.storeBytes(of: a3, toByteOffset: 96, as: SIMD8<Float>.self)
-                    j += 32
-                }
-                while j + 16 <= features.upperBound {
-                    let out = UnsafeMutableRawPointer(ag + j)
-                    var a0 = out.loadUnaligned(as: SIMD8<Float>.self), a1 = out.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
-                    for u in from..<to {
-                        let wu = SIMD8<Float>(repeating: wg[u]), row = UnsafeRawPointer(values + u * stride + j)
-                        a0 += wu * row.loadUnaligned(as: SIMD8<Float>.self)
-                        a1 += wu * row.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
-                    }
-                    out.storeBytes(of: a0, as: SIMD8<Float>.self)
-                    out.storeBytes(of: a1, toByteOffset: 32, as: SIMD8<Float>.self)
-                    j += 16
-                }
-                while j < features.upperBound {
-                    var acc = ag[j]
-                    for u in from..<to { acc += wg[u] * values[u * stride + j] }
-                    ag[j] = acc
-                    j += 1
-                }
-            }
-            from = to
-        }
-    }
-
-    /// softmax(scale · p[0..<positions]) in place, as probabilities: max, then exp and the sum in
-    /// order, then each divided by the sum.
-    public static func softmax(_ p: UnsafeMutablePointer<Float>, scale: Float, positions: Int) {
-        var mx = -Float.infinity
-        for u in 0..<positions {
-            p[u] *= scale
-            mx = max(mx, p[u])
-        }
-        var sum: Float = 0
-        for u in 0..<positions { p[u] = exp(p[u] - mx); sum += p[u] }
-        for u in 0..<positions { p[u] /= sum }
     }
 
     public func reset() { length = 0 }
@@ -249,7 +148,6 @@ public final class Generator {
                 }
             }
         }
-        let scale = 1 / Float(hd).squareRoot(), group = c.heads / c.kv
         for l in 0..<c.layers {
             let off = model.offsets[l]
             RMSNorm.forward(out: xn.pointer, rstd: rstd.pointer, inp: x.pointer, weight: w + off.attnNorm, M: n, C: d, eps: c.normEps, threads: threads)
@@ -266,37 +164,8 @@ public final class Generator {
                 for f in 0..<kvWidth { K[f * P + start + r] = k[r * kvWidth + f] }
             }
             (V + start * kvWidth).update(from: v.pointer, count: n * kvWidth)
-            let (qp, ap, sp) = (q.pointer, att.pointer, scores.pointer), R = c.maxPositions
-            if n == 1 {
-                // A generated token: scores by kv head and 128 positions (the group's heads share
-                // each chunk of keys), then softmax and mix by head, so two threads share even one
-                // row evenly. Every value is summed in the order a scalar loop sums it.
-                let positions = start + 1, chunks = Parallel.slices(positions, size: 128)
-                Parallel.run(tasks: c.kv * chunks.count, threads: threads) { t in
-                    let kvh = t % c.kv
-                    Self.groupScores(sp + kvh * group * R, rowStride: R, q: qp + kvh * group * hd, keys: K + kvh * hd * P, stride: P,
-                                     positions: chunks[t / c.kv], D: hd, group: group)
-                }
-                Parallel.run(tasks: c.heads, threads: threads) { head in
-                    Self.softmax(sp + head * R, scale: scale, positions: positions)
-                    Self.groupMix(ap + head * hd, weights: sp + head * R, rowStride: R, values: V + head / group * hd, stride: kvWidth,
-                                  positions: positions, D: hd, features: 0..<hd, group: 1)
-                }
-            } else {
-                // One task per kv head and 16 rows: the heads that share a kv head read each
-                // chunk of its keys and values once from memory; each task has its own scores rows.
-                let rowChunks = Parallel.slices(n, size: Self.attentionRows)
-                Parallel.run(tasks: c.kv * rowChunks.count, threads: threads) { t in
-                    let kvh = t % c.kv, p = sp + t * group * R
-                    for r in rowChunks[t / c.kv] {
-                        let pos = start + r, first = r * c.heads + kvh * group
-                        Self.groupScores(p, rowStride: R, q: qp + first * hd, keys: K + kvh * hd * P, stride: P, positions: 0..<(pos + 1), D: hd, group: group)
-                        for g in 0..<group { Self.softmax(p + g * R, scale: scale, positions: pos + 1) }
-                        Self.groupMix(ap + first * hd, weights: p, rowStride: R, values: V + kvh * hd, stride: kvWidth, positions: pos + 1, D: hd,
-                                      features: 0..<hd, group: group)
-                    }
-                }
-            }
+            CachedAttention.forward(out: att.pointer, q: q.pointer, keys: K, keyStride: P, values: V, scores: scores.pointer, scoreStride: c.maxPositions,
+                                    start: start, rows: n, heads: c.heads, kvHeads: c.kv, D: hd, threads: threads)
             project(l, [.o], outs: [o], inp: att, rows: n)
             for i in 0..<(n * d) { x[i] += o[i] }
             RMSNorm.forward(out: xn.pointer, rstd: rstd.pointer, inp: x.pointer, weight: w + off.mlpNorm, M: n, C: d, eps: c.normEps, threads: threads)
