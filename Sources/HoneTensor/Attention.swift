@@ -39,9 +39,7 @@ public enum Attention {
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, scale, qh, qStride, kh, kvStride, 0, p, T)
                 for t in 0..<s.T {
                     let row = p + t * s.T
-                    var mx = -Float.infinity
-                    for u in 0...t { mx = max(mx, row[u]) }
-                    let inv = 1 / FastExp.expShifted(row, row, count: t + 1, shift: mx)
+                    let inv = 1 / FastExp.expShifted(row, row, count: t + 1, shift: FastExp.maximum(row, count: t + 1))
                     for u in 0...t { row[u] *= inv }
                     for u in (t + 1)..<s.T { row[u] = 0 }
                 }

@@ -29,8 +29,7 @@ public enum CrossEntropy {
                     d.update(repeating: 0, count: V)
                     continue
                 }
-                var maxz = -Float.infinity
-                for j in 0..<V { maxz = max(maxz, z[j]) }
+                let maxz = FastExp.maximum(z, count: V)
                 let target = Int(targets[i])
                 let zTarget = z[target]  // read before d (possibly z itself) is written
                 let sum = FastExp.expShifted(z, d, count: V, shift: maxz)

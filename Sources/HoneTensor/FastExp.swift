@@ -8,7 +8,11 @@ public enum FastExp {
 
     @inline(__always)
     public static func exp8(_ x: SIMD8<Float>) -> SIMD8<Float> {
-        let x = pointwiseMax(pointwiseMin(x, SIMD8(repeating: 88.3)), SIMD8(repeating: -87.3))
+        // Clamped with compares and blends: the stdlib's generic pointwiseMin/Max stayed calls
+        // (perf: 1.3% of a training step). NaN passes through either way.
+        var x = x
+        x.replace(with: SIMD8(repeating: 88.3), where: x .> 88.3)
+        x.replace(with: SIMD8(repeating: -87.3), where: x .< -87.3)
         // Adding 1.5·2²³ rounds to the nearest integer and leaves it in the low mantissa bits:
         // no float-to-int conversion (Swift's generic SIMD one is slow).
         let magic = SIMD8<Float>(repeating: 12_582_912)
@@ -24,6 +28,24 @@ public enum FastExp {
         p = p * r * r + r + 1
         let bits = ((unsafeBitCast(k, to: SIMD8<Int32>.self) &- 0x4B40_0000) &+ 127) &<< 23
         return p * unsafeBitCast(bits, to: SIMD8<Float>.self)
+    }
+
+    /// The largest of x[0..<n] (−∞ when empty; NaNs are passed over, as `Swift.max` folded
+    /// left to right passes them). Eight lanes: a scalar fold is one dependent compare per
+    /// element (perf: 1% of a training step in the cross-entropy). max is exact, so the lanes
+    /// give the fold's value (a tie between −0 and +0 aside, which a softmax shift cannot tell).
+    @inline(__always)
+    public static func maximum(_ x: UnsafePointer<Float>, count n: Int) -> Float {
+        var i = 0
+        var acc = SIMD8<Float>(repeating: -.infinity)
+        while i + 8 <= n {
+            let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+            acc.replace(with: v, where: v .> acc)
+            i += 8
+        }
+        var m = acc.max()
+        while i < n { m = max(m, x[i]); i += 1 }
+        return m
     }
 
     /// y[i] = exp(x[i] − shift) for i in 0..<n (y may be x); returns Σ y.

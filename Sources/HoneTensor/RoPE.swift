@@ -26,16 +26,25 @@ public enum RoPE {
         let half = D / 2
         // 64 positions per task: a task per position spent more on taking tasks than rotating.
         let slices = Parallel.slices(B * T, size: 64)
-        Parallel.run(tasks: slices.count, threads: threads) { task in
-            for bt in slices[task] {
-                let p = start + bt % T
-                for h in 0..<heads {
-                    let v = x + (bt * heads + h) * D
-                    for i in 0..<half {
-                        let c = cos[p * half + i], s = inverse ? -sin[p * half + i] : sin[p * half + i]
-                        let a = v[i], b = v[i + half]
-                        v[i] = a * c - b * s
-                        v[i + half] = b * c + a * s
+        // −sin as sin · −1 (exact); pointers, not the arrays, in the loop: their bounds checks
+        // kept it from vectorizing (perf: 0.9% of a training step).
+        let sign: Float = inverse ? -1 : 1
+        cos.withUnsafeBufferPointer { cosTable in
+            sin.withUnsafeBufferPointer { sinTable in
+                guard let cosBase = cosTable.baseAddress, let sinBase = sinTable.baseAddress else { return }
+                precondition(cosTable.count >= (start + T) * half && sinTable.count == cosTable.count, "RoPE tables shorter than the positions")
+                Parallel.run(tasks: slices.count, threads: threads) { task in
+                    for bt in slices[task] {
+                        let p = start + bt % T, cp = cosBase + p * half, sp = sinBase + p * half
+                        for h in 0..<heads {
+                            let v = x + (bt * heads + h) * D, w = v + half
+                            for i in 0..<half {
+                                let c = cp[i], s = sp[i] * sign
+                                let a = v[i], b = w[i]
+                                v[i] = a * c - b * s
+                                w[i] = b * c + a * s
+                            }
+                        }
                     }
                 }
             }

@@ -60,13 +60,7 @@ public final class Optimizer {
                 let (tensor, range, start) = chunks[c]
                 let t = parameters[tensor], p = t.weights, g = t.grads, m = m + start - range.lowerBound, v = v + start - range.lowerBound
                 let wd = t.decays ? s.weightDecay : 0
-                for i in range {
-                    var gi = g[i]
-                    if s.kind == .adamw { p[i] *= 1 - lr * wd } else { gi += wd * p[i] }
-                    m[i] = s.beta1 * m[i] + (1 - s.beta1) * gi
-                    v[i] = s.beta2 * v[i] + (1 - s.beta2) * gi * gi
-                    p[i] -= stepSize * m[i] / (v[i].squareRoot() / bc2Root + s.eps)
-                }
+                Optimizer.adamUpdate(p, g, m, v, range, decoupled: s.kind == .adamw, lr: lr, wd: wd, s, stepSize: stepSize, bc2Root: bc2Root)
             }
         case .sgd:
             let first = steps == 1
@@ -80,6 +74,37 @@ public final class Optimizer {
                     p[i] -= lr * m[i]
                 }
             }
+        }
+    }
+    /// One Adam(W) update over `range`, eight lanes at a time, then the tail one by one. Each
+    /// element sees the same operations in the same order either way (no fused multiply-add),
+    /// so the lanes change the speed, not the bits; the scalar loop did not vectorize (perf:
+    /// 2.3% of a training step on config A).
+    @inline(__always)
+    private static func adamUpdate(_ p: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ m: UnsafeMutablePointer<Float>,
+                                   _ v: UnsafeMutablePointer<Float>, _ range: Range<Int>, decoupled: Bool, lr: Float, wd: Float,
+                                   _ s: Settings, stepSize: Float, bc2Root: Float) {
+        let decay = 1 - lr * wd, b1 = s.beta1, b2 = s.beta2, c1 = 1 - s.beta1, c2 = 1 - s.beta2, eps = s.eps
+        typealias F8 = SIMD8<Float>
+        func load(_ x: UnsafeMutablePointer<Float>, _ i: Int) -> F8 { UnsafeRawPointer(x + i).loadUnaligned(as: F8.self) }
+        func store(_ x: UnsafeMutablePointer<Float>, _ i: Int, _ y: F8) { UnsafeMutableRawPointer(x + i).storeBytes(of: y, as: F8.self) }
+        var i = range.lowerBound
+        while i + 8 <= range.upperBound {
+            var gi = load(g, i), pi = load(p, i)
+            if decoupled { pi *= decay } else { gi += wd * pi }
+            let mi = b1 * load(m, i) + c1 * gi
+            let vi = b2 * load(v, i) + c2 * gi * gi
+            pi -= stepSize * mi / (vi.squareRoot() / bc2Root + eps)
+            store(m, i, mi); store(v, i, vi); store(p, i, pi)
+            i += 8
+        }
+        while i < range.upperBound {
+            var gi = g[i]
+            if decoupled { p[i] *= decay } else { gi += wd * p[i] }
+            m[i] = b1 * m[i] + c1 * gi
+            v[i] = b2 * v[i] + c2 * gi * gi
+            p[i] -= stepSize * m[i] / (v[i].squareRoot() / bc2Root + eps)
+            i += 1
         }
     }
 }

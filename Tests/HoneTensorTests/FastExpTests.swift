@@ -1,4 +1,5 @@
 import Foundation
+import HoneBase
 import HoneTensor
 import Testing
 
@@ -22,5 +23,22 @@ import Testing
         let want = (0..<11).reduce(0.0) { $0 + Foundation.exp(Double(xs[$1]) - 1) }
         #expect(abs(Double(sum) - want) / want < 1e-6)
         #expect(abs(Double(ys[10]) - Foundation.exp(4.0)) / Foundation.exp(4.0) < 2e-7)
+    }
+
+    /// The eight-lane maximum gives the left-to-right fold's value for every length from 0 to
+    /// 19 (lane blocks and tails), with the largest value in each position in turn, a NaN
+    /// passed over, and −∞ for nothing.
+    @Test func maximumMatchesTheScalarFold() {
+        var rng = CounterRNG(key: 3)
+        for n in 0..<20 {
+            for top in 0..<max(n, 1) {
+                var xs = (0..<n).map { _ in Float(rng.below(1000)) / 10 - 50 }
+                if n > 0 { xs[top] = 60 }
+                if n > 2 { xs[(top + 1) % n] = .nan }
+                let got = xs.withUnsafeBufferPointer { FastExp.maximum($0.baseAddress!, count: n) }
+                let want = xs.reduce(-Float.infinity) { max($0, $1) }
+                #expect(got == want, "n \(n), largest at \(top)")
+            }
+        }
     }
 }

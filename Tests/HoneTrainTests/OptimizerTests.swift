@@ -1,4 +1,5 @@
 import Foundation
+import HoneBase
 import HoneModel
 import HoneTensor
 import HoneTrain
@@ -42,6 +43,39 @@ import Testing
             // First Adam step moves by lr·sign(g'), bias-corrected. AdamW: 2·(1 − 0.05) − 0.1;
             // Adam: g' = 0.25 + 1 > 0, so 2 − 0.1.
             #expect(abs(w[0] - (kind == .adamw ? 1.8 : 1.9)) < 1e-6, "\(kind)")
+        }
+    }
+
+    /// The update runs eight lanes at a time and the tail one by one: both must give, bit for
+    /// bit, the per-element formula (PyTorch's, as written here), on a tensor of 21 values (two
+    /// lane blocks and a tail of 5) over three steps, decoupled and coupled decay.
+    @Test func lanesAndTailGiveTheFormulasBits() {
+        for kind in [Optimizer.Kind.adamw, .adam] {
+            var s = Optimizer.Settings()
+            s.kind = kind; s.weightDecay = 0.1; s.beta2 = 0.95
+            let n = 21
+            let w = Buffer(n), g = Buffer(n)
+            let views = ParameterLayout([(name: "w", shape: [3, 7])]).views(weights: w, grads: g)
+            let o = Optimizer(s, parameters: views)
+            var rng = CounterRNG(key: 7)
+            for i in 0..<n { w[i] = Float(rng.below(2000)) / 1000 - 1 }
+            var p = (0..<n).map { w[$0] }, m = [Float](repeating: 0, count: n), v = m
+            let lr: Float = 3e-3
+            for step in 1...3 {
+                for i in 0..<n { g[i] = Float(rng.below(2000)) / 1000 - 1 }
+                o.step(lr: lr)
+                let bc1 = 1 - pow(Double(s.beta1), Double(step)), bc2 = 1 - pow(Double(s.beta2), Double(step))
+                let stepSize = Float(Double(lr) / bc1), bc2Root = Float(bc2.squareRoot())
+                for i in 0..<n {
+                    var gi = g[i]
+                    if kind == .adamw { p[i] *= 1 - lr * s.weightDecay } else { gi += s.weightDecay * p[i] }
+                    m[i] = s.beta1 * m[i] + (1 - s.beta1) * gi
+                    v[i] = s.beta2 * v[i] + (1 - s.beta2) * gi * gi
+                    p[i] -= stepSize * m[i] / (v[i].squareRoot() / bc2Root + s.eps)
+                }
+            }
+            #expect((0..<n).allSatisfy { w[$0].bitPattern == p[$0].bitPattern }, "\(kind)")
+            #expect((0..<n).allSatisfy { o.m[$0].bitPattern == m[$0].bitPattern && o.v[$0].bitPattern == v[$0].bitPattern }, "\(kind)")
         }
     }
 
