@@ -4,3 +4,12 @@ BENCHES += bench-tensor
 .PHONY: bench-tensor
 bench-tensor: build
 	.build/$(CONFIG)/hone-bench matmul
+
+# Row-slice sizes for Matmul's single-threaded sgemm tasks, compared on config A's products.
+BENCHES += bench-slices
+.PHONY: bench-slices
+bench-slices: deps-system
+	@mkdir -p .build
+	cc -O2 bench/matmul_slices.c -o .build/matmul_slices -lopenblas -lpthread
+	.build/matmul_slices 1
+	.build/matmul_slices 2

@@ -18,7 +18,8 @@ import HoneTrain
 ///   reward model alone is never trusted.
 struct EvaluateKind: StageKind {
     let name = "evaluate"
-    let version = "2"
+    /// 3: products of 2048 rows or more run in 512-row tasks (Matmul.rowsPerTask), which changes their bits.
+    let version = "3"
     let summary = "evaluate a model: perplexity on token shards, classification by verbaliser (P/R/F1, confusion), or generation scored by a checker"
     let isNumeric = true
     let inputs = [

@@ -11,7 +11,8 @@ import HoneTrain
 /// at its last token. Checkpoints after whole steps, so a killed run resumes to the same bytes.
 struct PPOKind: StageKind {
     let name = "ppo"
-    let version = "1"
+    /// 2: products of 2048 rows or more run in 512-row tasks (Matmul.rowsPerTask), which changes their bits.
+    let version = "2"
     let summary = "RLHF with PPO: rollouts from the policy, reward model score + KL penalty, GAE, clipped policy and value losses"
     let isNumeric = true
     let inputs = [

@@ -13,7 +13,8 @@ import HoneTrain
 /// reports pair accuracy and mean margin.
 struct RewardKind: StageKind {
     let name = "reward"
-    let version = "1"
+    /// 2: products of 2048 rows or more run in 512-row tasks (Matmul.rowsPerTask), which changes their bits.
+    let version = "2"
     let summary = "train a reward model (scalar head, Bradley–Terry loss) on preference pairs; val pair accuracy and margin"
     let isNumeric = true
     let inputs = [

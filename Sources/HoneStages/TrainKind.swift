@@ -11,7 +11,8 @@ import HoneTrain
 struct TrainKind: StageKind {
     let name: String
     /// 2: the `adapter` output and the PEFT methods; checkpoints record what trains.
-    let version = "2"
+    /// 3: products of 2048 rows or more run in 512-row tasks (Matmul.rowsPerTask), which changes their bits.
+    let version = "3"
     let summary: String
     let packing: Examples.Packing
     let isNumeric = true

@@ -6,13 +6,21 @@ import CBLAS
 ///
 /// Letters: M rows (B·T), K in features, N out features.
 public enum Matmul {
-    /// Rows per task. Fixed: it is part of what makes the bits reproducible.
-    /// 128 measured best on config A's shapes here: 80 GFLOP/s on 1 thread (512 rows: 84) and
-    /// 157 on 2 (512 rows: 137) — small slices keep each task's output in cache.
-    public static let rowsPerTask = 128
-    /// Weight-gradient rows per task (each such task packs the whole input).
-    /// 128 measured as good as 512 on 1 thread and better on 2 (configs A and B).
-    public static let weightRowsPerTask = 128
+    /// Rows per task (`rowsPerTask`) and weight-gradient rows per task (`weightRowsPerTask`) for
+    /// a product of M rows: 512 from 2048 rows up (four tasks or more), else 128. They depend on
+    /// M alone, never on the thread count: part of what makes the bits reproducible.
+    ///
+    /// Each task's sgemm packs its whole weight again (a weight-gradient task, its whole
+    /// input), so larger tasks pack less: `make bench-slices` (config A's products, M 2048,
+    /// fastest of 10) took 5% less time with 512-row tasks than with 128-row ones on 1 thread
+    /// and 3% less on 2. Below 2048 rows the tasks stay at 128 rows, as they have been since
+    /// the first release: fewer tasks would balance two threads worse there (a 256-token
+    /// prompt is two tasks), and results committed before (the demo's and the SmolLM2
+    /// examples' lockfiles) keep their bits.
+    @inline(__always)
+    public static func rowsPerTask(_ M: Int) -> Int { M >= 2048 ? 512 : 128 }
+    @inline(__always)
+    public static func weightRowsPerTask(_ M: Int) -> Int { M >= 2048 ? 512 : 128 }
 
     /// out[M, N] = alpha · inp[M, K] · weight[N, K]ᵀ + bias[N], or `accumulate`: out += that
     /// (a LoRA branch adding onto its base projection's output).
@@ -21,7 +29,7 @@ public enum Matmul {
                                M: Int, K: Int, N: Int, alpha: Float = 1, accumulate: Bool = false, threads: Int) {
         let beta: Float = accumulate ? 1 : 0
         if M == 1 { return vector(out: out, inp: inp, weight: weight, bias: bias, K: K, N: N, alpha: alpha, beta: beta, threads: threads) }
-        let slices = Parallel.slices(M, size: rowsPerTask)
+        let slices = Parallel.slices(M, size: rowsPerTask(M))
         Parallel.run(tasks: slices.count, threads: threads) { t in
             let r = slices[t]
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(r.count), Int32(N), Int32(K),
@@ -64,8 +72,8 @@ public enum Matmul {
         let beta: Float = accumulateInput ? 1 : 0
         // dweight tasks come first: they are the larger ones (each packs all of inp), and
         // starting them first lets the small dinp tasks fill in around them.
-        let outSlices = Parallel.slices(dweight == nil ? 0 : N, size: weightRowsPerTask)
-        let rowSlices = Parallel.slices(M, size: rowsPerTask)
+        let outSlices = Parallel.slices(dweight == nil ? 0 : N, size: weightRowsPerTask(M))
+        let rowSlices = Parallel.slices(M, size: rowsPerTask(M))
         Parallel.run(tasks: outSlices.count + rowSlices.count, threads: threads) { t in
             if t < outSlices.count, let dweight {
                 let c = outSlices[t]

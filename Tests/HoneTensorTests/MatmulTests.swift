@@ -38,11 +38,13 @@ func expectGradient(_ name: String, _ param: Buffer, _ grad: Buffer, samples: In
     }
 }
 
-@Suite struct MatmulTests {
-    // Shapes that are not multiples of the task size, so the last slice is short.
-    let M = 300, K = 70, N = 150
+/// Shapes whose rows and features are not multiples of the task sizes, so the last slices are
+/// short: 128-row tasks (300 rows), and from 2048 rows 512-row tasks (2100 rows; 600 features,
+/// so the weight gradient has a short slice too).
+let matmulShapes = [(M: 300, K: 70, N: 150), (M: 2100, K: 24, N: 600)]
 
-    @Test func forwardMatchesTheDoubleReference() {
+@Suite struct MatmulTests {
+    @Test(arguments: matmulShapes) func forwardMatchesTheDoubleReference(M: Int, K: Int, N: Int) {
         let inp = random(M * K, key: 1), w = random(N * K, key: 2), b = random(N, key: 3)
         let out = Buffer(M * N)
         Matmul.forward(out: out.pointer, inp: inp.pointer, weight: w.pointer, bias: b.pointer, M: M, K: K, N: N, threads: 2)
@@ -52,7 +54,7 @@ func expectGradient(_ name: String, _ param: Buffer, _ grad: Buffer, samples: In
     }
 
     /// Central differences on the double reference: a transposed or misplaced gradient fails.
-    @Test func backwardMatchesFiniteDifferences() {
+    @Test(arguments: matmulShapes) func backwardMatchesFiniteDifferences(M: Int, K: Int, N: Int) {
         let inp = random(M * K, key: 4), w = random(N * K, key: 5), b = random(N, key: 6)
         let r = random(M * N, key: 7)  // loss = Σ out ⊙ r, so dout = r
         let dinp = Buffer(M * K), dw = Buffer(N * K), db = Buffer(N)
@@ -68,7 +70,7 @@ func expectGradient(_ name: String, _ param: Buffer, _ grad: Buffer, samples: In
     }
 
     /// The same bits on 1 thread as on 2: tasks are fixed, threads only pick them up.
-    @Test func oneAndTwoThreadsGiveTheSameBits() {
+    @Test(arguments: matmulShapes) func oneAndTwoThreadsGiveTheSameBits(M: Int, K: Int, N: Int) {
         let inp = random(M * K, key: 9), w = random(N * K, key: 10), dout = random(M * N, key: 11)
         func run(_ threads: Int) -> [Float] {
             let out = Buffer(M * N), dinp = Buffer(M * K), dw = Buffer(N * K), db = Buffer(N)
