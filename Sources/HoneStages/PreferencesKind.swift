@@ -13,8 +13,7 @@ import HoneTensor
 /// random string, which would make its job trivial.
 struct PreferencesKind: StageKind {
     let name = "preferences"
-    /// 2: products of 2048 rows or more run in 512-row tasks (Matmul.rowsPerTask), which changes their bits (a prompt that long).
-    let version = "2"
+    let version = "1"
     let summary = "preference pairs from a model's own samples, scored by a checker against each record's reference"
     let isNumeric = true
     let inputs = [

@@ -13,10 +13,9 @@ public enum Matmul {
     /// Each task's sgemm packs its whole weight again (a weight-gradient task, its whole
     /// input), so larger tasks pack less: `make bench-slices` (config A's products, M 2048,
     /// fastest of 10) took 5% less time with 512-row tasks than with 128-row ones on 1 thread
-    /// and 3% less on 2. Below 2048 rows the tasks stay at 128 rows, as they have been since
-    /// the first release: fewer tasks would balance two threads worse there (a 256-token
-    /// prompt is two tasks), and results committed before (the demo's and the SmolLM2
-    /// examples' lockfiles) keep their bits.
+    /// and 3% less on 2. Below 2048 rows the tasks stay at 128 rows, as they always were: fewer
+    /// tasks would balance two threads worse there (a 256-token prompt is two tasks), and
+    /// results committed before (the demo's and the SmolLM2 examples' lockfiles) keep their bits.
     @inline(__always)
     public static func rowsPerTask(_ M: Int) -> Int { M >= 2048 ? 512 : 128 }
     @inline(__always)

@@ -68,7 +68,7 @@ final class WorkerPool: @unchecked Sendable {
             let next = s & 0xFFFFF, tasks = (s >> 20) & 0xFFFFF
             guard next < tasks else { return }
             // Guided: a share of what is left, so the last claims are single tasks and no thread
-            // waits long on another's big one (training's 128-row products).
+            // waits long on another's big one (training's 128- and 512-row products).
             let take = max(1, (tasks - next) / (2 * (helpers.load(ordering: .relaxed) + 1)))
             let (exchanged, now) = state.compareExchange(expected: s, desired: s + take, ordering: .acquiringAndReleasing)
             if exchanged {

@@ -25,6 +25,17 @@ import Testing
         #expect(abs(Double(ys[10]) - Foundation.exp(4.0)) / Foundation.exp(4.0) < 2e-7)
     }
 
+    /// Outside the range the inputs are clamped (to 88.3 above and −87.3 below), and a NaN
+    /// takes the upper bound, as the stdlib's pointwiseMin/Max clamp did.
+    @Test func clampsOutOfRangeAndNaNInputs() {
+        let got = FastExp.exp8(SIMD8(.nan, 100, .infinity, -100, -.infinity, 88.3, -87.3, 0))
+        let high = FastExp.exp8(SIMD8(repeating: 88.3))[0], low = FastExp.exp8(SIMD8(repeating: -87.3))[0]
+        #expect(high.isFinite && high > 2e38 && low > 0 && low < 1e-37)
+        #expect([got[0], got[1], got[2], got[5]].allSatisfy { $0.bitPattern == high.bitPattern })
+        #expect([got[3], got[4], got[6]].allSatisfy { $0.bitPattern == low.bitPattern })
+        #expect(got[7] == 1)
+    }
+
     /// The eight-lane maximum gives the left-to-right fold's value for every length from 0 to
     /// 19 (lane blocks and tails), with the largest value in each position in turn, a NaN
     /// passed over, and −∞ for nothing.

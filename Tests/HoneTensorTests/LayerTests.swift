@@ -52,6 +52,36 @@ import Testing
         }
         check("dgate", a, da, key: 33, loss: loss)
         check("dup", b, db, key: 34, loss: loss)
+        // The lanes (and the tail of 4) give the scalar formula's bits.
+        let formulaBits = (0..<n).allSatisfy { i in
+            let x = a[i], s = sig[i]
+            return db[i].bitPattern == (r[i] * x * s).bitPattern && da[i].bitPattern == (r[i] * b[i] * s * (1 + x * (1 - s))).bitPattern
+        }
+        #expect(formulaBits)
+    }
+
+    /// Each pair (x[i], x[i + D/2]) turns by its position's angle, bit for bit as the formula
+    /// written out here, from a start position (a KV cache's new rows); the inverse turns back.
+    @Test func ropeTurnsEachPairByItsPositionsAngle() {
+        let B = 2, T = 5, heads = 3, D = 10, start = 4, half = D / 2
+        let tables = RoPE.tables(T: start + T, D: D, theta: 10_000)
+        let x = random(B * T * heads * D, key: 35, std: 1)
+        let before = Array(x.buffer)
+        RoPE.apply(x.pointer, B: B, T: T, heads: heads, D: D, cos: tables.cos, sin: tables.sin, start: start, threads: 2)
+        var same = true
+        for bt in 0..<(B * T) {
+            let p = start + bt % T
+            for h in 0..<heads {
+                for i in 0..<half {
+                    let at = (bt * heads + h) * D + i, c = tables.cos[p * half + i], s = tables.sin[p * half + i]
+                    let a = before[at], b = before[at + half]
+                    same = same && x[at].bitPattern == (a * c - b * s).bitPattern && x[at + half].bitPattern == (b * c + a * s).bitPattern
+                }
+            }
+        }
+        #expect(same)
+        RoPE.apply(x.pointer, B: B, T: T, heads: heads, D: D, cos: tables.cos, sin: tables.sin, start: start, inverse: true, threads: 2)
+        #expect((0..<x.count).allSatisfy { abs(x[$0] - before[$0]) < 1e-5 })
     }
 
     @Test func maskedCrossEntropyMatchesFiniteDifferencesAndIgnoresUnmaskedRows() {
