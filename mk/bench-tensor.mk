@@ -5,11 +5,13 @@ BENCHES += bench-tensor
 bench-tensor: build
 	.build/$(CONFIG)/hone-bench matmul
 
-# Row-slice sizes for Matmul's single-threaded sgemm tasks, compared on config A's products.
+# Row-slice sizes for Matmul's single-threaded sgemm tasks, compared on configs A's and B's products.
 BENCHES += bench-slices
 .PHONY: bench-slices
 bench-slices: deps-system
 	@mkdir -p .build
 	cc -O2 bench/matmul_slices.c -o .build/matmul_slices -lopenblas -lpthread
-	.build/matmul_slices 1
-	.build/matmul_slices 2
+	.build/matmul_slices A 1
+	.build/matmul_slices A 2
+	.build/matmul_slices B 1
+	.build/matmul_slices B 2
