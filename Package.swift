@@ -55,7 +55,7 @@ let package = Package(
         .testTarget(name: "HoneRemoteTests", dependencies: ["HoneRemote", "HoneStore", "HoneBase"]),
         .testTarget(name: "HoneDataTests", dependencies: ["HoneData", "HoneBase"]),
         .testTarget(name: "HoneFormatsTests", dependencies: ["HoneFormats", "HoneBase"]),
-        .testTarget(name: "HoneTensorTests", dependencies: ["HoneTensor", "HoneBase"]),
+        .testTarget(name: "HoneTensorTests", dependencies: ["HoneTensor", "HoneBase", "CBLAS"]),
         .testTarget(name: "HoneModelTests", dependencies: ["HoneModel", "HoneTrain", "HoneTensor", "HoneBase", "HoneFormats", "HoneData"], exclude: ["Fixtures"]),
         .testTarget(name: "HoneTrainTests", dependencies: ["HoneTrain", "HoneModel", "HoneTensor", "HoneBase"]),
         .testTarget(name: "HonePipelineTests", dependencies: ["HonePipeline", "HoneBase", "HoneStore"], exclude: ["Corpus"]),

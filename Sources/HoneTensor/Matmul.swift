@@ -31,8 +31,7 @@ public enum Matmul {
         let slices = Parallel.slices(M, size: rowsPerTask(M))
         Parallel.run(tasks: slices.count, threads: threads) { t in
             let r = slices[t]
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(r.count), Int32(N), Int32(K),
-                        alpha, inp + r.lowerBound * K, Int32(K), weight, Int32(K), beta, out + r.lowerBound * N, Int32(N))
+            gemm(false, true, r.count, N, K, alpha, inp + r.lowerBound * K, K, weight, K, beta, out + r.lowerBound * N, N)
             if let bias {
                 for i in r { let row = out + i * N; for j in 0..<N { row[j] += bias[j] } }
             }
@@ -76,15 +75,13 @@ public enum Matmul {
         Parallel.run(tasks: outSlices.count + rowSlices.count, threads: threads) { t in
             if t < outSlices.count, let dweight {
                 let c = outSlices[t]
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(c.count), Int32(K), Int32(M),
-                            1, dout + c.lowerBound, Int32(N), inp, Int32(K), 1, dweight + c.lowerBound * K, Int32(K))
+                gemm(true, false, c.count, K, M, 1, dout + c.lowerBound, N, inp, K, 1, dweight + c.lowerBound * K, K)
                 if let dbias {
                     for j in c { var s: Float = 0; for i in 0..<M { s += dout[i * N + j] }; dbias[j] += s }
                 }
             } else {
                 let r = rowSlices[t - outSlices.count]
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(r.count), Int32(K), Int32(N),
-                            1, dout + r.lowerBound * N, Int32(N), weight, Int32(K), beta, dinp + r.lowerBound * K, Int32(K))
+                gemm(false, false, r.count, K, N, 1, dout + r.lowerBound * N, N, weight, K, beta, dinp + r.lowerBound * K, K)
             }
         }
     }
