@@ -19,7 +19,8 @@ import HoneTrain
 struct EvaluateKind: StageKind {
     let name = "evaluate"
     /// 3: products of 2048 rows or more run in 512-row tasks (Matmul.rowsPerTask), which changes their bits.
-    let version = "3"
+    /// 4: causal attention skips the blocks above the diagonal (Attention.block), which changes the bits of sequences over 64 positions.
+    let version = "4"
     let summary = "evaluate a model: perplexity on token shards, classification by verbaliser (P/R/F1, confusion), or generation scored by a checker"
     let isNumeric = true
     let inputs = [

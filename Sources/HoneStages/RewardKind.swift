@@ -14,7 +14,8 @@ import HoneTrain
 struct RewardKind: StageKind {
     let name = "reward"
     /// 2: products of 2048 rows or more run in 512-row tasks (Matmul.rowsPerTask), which changes their bits.
-    let version = "2"
+    /// 3: causal attention skips the blocks above the diagonal (Attention.block) and its backward sums rows in lanes (Lanes.dot); the gradient norm sums in four running sums.
+    let version = "3"
     let summary = "train a reward model (scalar head, Bradley–Terry loss) on preference pairs; val pair accuracy and margin"
     let isNumeric = true
     let inputs = [

@@ -12,7 +12,8 @@ struct TrainKind: StageKind {
     let name: String
     /// 2: the `adapter` output and the PEFT methods; checkpoints record what trains.
     /// 3: products of 2048 rows or more run in 512-row tasks (Matmul.rowsPerTask), which changes their bits.
-    let version = "3"
+    /// 4: causal attention skips the blocks above the diagonal (Attention.block) and its backward sums rows in lanes (Lanes.dot); the gradient norm sums in four running sums.
+    let version = "4"
     let summary: String
     let packing: Examples.Packing
     let isNumeric = true

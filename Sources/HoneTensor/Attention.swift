@@ -1,11 +1,11 @@
-import CBLAS
 import Foundation
 
 /// Causal scaled dot-product attention with grouped-query attention (H query heads share Hkv
 /// key/value heads, H a multiple of Hkv). Forward and backward side by side; the probabilities
 /// are kept for the backward. Every product is an sgemm on strided head views (a head is every
-/// H·D-th run of D floats), so attention runs at matmul speed; the causal half above the
-/// diagonal is computed and zeroed, which costs less than scalar loops over the lower half.
+/// H·D-th run of D floats), so attention runs at matmul speed. The causal mask is taken in
+/// blocks of positions (`block`): blocks wholly above the diagonal are skipped, and within the
+/// diagonal blocks the masked scores are computed and zeroed, which costs less than scalar loops.
 ///
 /// Letters: B batch, T positions, H heads, Hkv key/value heads, D head dimension.
 /// q[B, T, H, D], k and v[B, T, Hkv, D], out[B, T, H, D], probs[B, H, T, T] (zero above the diagonal).
@@ -24,28 +24,39 @@ public enum Attention {
         public var scratchCount: Int { B * Hkv * T * T }
     }
 
+    /// Positions per block of the causal skip. Query block [t0, t1) only needs keys below t1, and
+    /// key block [u0, u1) only gets gradient from queries from u0 on: at T 128, blocks of 64
+    /// skip a quarter of every attention product, at T 256 three eighths; attention's forward
+    /// and backward took 12–25% less time at configs A and B (blocks of 32 gained no more).
+    /// The block size is part of the bits: OpenBLAS's kernel does not group a shortened dot
+    /// product's terms as it grouped the whole one, though the terms dropped are zeros.
+    public static let block = 64
+
     public static func forward(out: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>,
                                q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
-                               _ s: Shape, threads: Int) {
+                               _ s: Shape, block: Int = block, threads: Int) {
         let scale = 1 / Float(s.D).squareRoot()
-        let T = Int32(s.T), D = Int32(s.D), qStride = Int32(s.H * s.D), kvStride = Int32(s.Hkv * s.D)
+        let T = s.T, D = s.D, qStride = s.H * s.D, kvStride = s.Hkv * s.D
+        let blocks = Parallel.slices(T, size: block)
         Parallel.run(tasks: s.B * s.Hkv, threads: threads) { task in
             let b = task / s.Hkv, kvh = task % s.Hkv
-            let kh = k + b * s.T * s.Hkv * s.D + kvh * s.D, vh = v + b * s.T * s.Hkv * s.D + kvh * s.D
+            let kh = k + b * T * s.Hkv * s.D + kvh * s.D, vh = v + b * T * s.Hkv * s.D + kvh * s.D
             for h in (kvh * s.group)..<((kvh + 1) * s.group) {
-                let qh = q + b * s.T * s.H * s.D + h * s.D
-                let p = probs + (b * s.H + h) * s.T * s.T
-                // scores = scale · Q Kᵀ
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, scale, qh, qStride, kh, kvStride, 0, p, T)
-                for t in 0..<s.T {
-                    let row = p + t * s.T
-                    let inv = 1 / FastExp.expShifted(row, row, count: t + 1, shift: FastExp.maximum(row, count: t + 1))
-                    for u in 0...t { row[u] *= inv }
-                    for u in (t + 1)..<s.T { row[u] = 0 }
+                let qh = q + b * T * s.H * s.D + h * s.D, oh = out + b * T * s.H * s.D + h * s.D
+                let p = probs + (b * s.H + h) * T * T
+                for rows in blocks {
+                    let t0 = rows.lowerBound, n = rows.count, keys = rows.upperBound
+                    // scores = scale · Q Kᵀ, keys below the block's end
+                    gemm(false, true, n, keys, D, scale, qh + t0 * qStride, qStride, kh, kvStride, 0, p + t0 * T, T)
+                    for t in rows {
+                        let row = p + t * T
+                        let inv = 1 / FastExp.expShifted(row, row, count: t + 1, shift: FastExp.maximum(row, count: t + 1))
+                        for u in 0...t { row[u] *= inv }
+                        for u in (t + 1)..<T { row[u] = 0 }
+                    }
+                    // out = P V
+                    gemm(false, false, n, D, keys, 1, p + t0 * T, T, vh, kvStride, 0, oh + t0 * qStride, qStride)
                 }
-                // out = P V
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1, p, T, vh, kvStride, 0,
-                            out + b * s.T * s.H * s.D + h * s.D, qStride)
             }
         }
     }
@@ -56,31 +67,40 @@ public enum Attention {
     public static func backward(dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
                                 dout: UnsafePointer<Float>, probs: UnsafePointer<Float>,
                                 q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
-                                scratch: UnsafeMutablePointer<Float>, _ s: Shape, threads: Int) {
+                                scratch: UnsafeMutablePointer<Float>, _ s: Shape, block: Int = block, threads: Int) {
         let scale = 1 / Float(s.D).squareRoot()
-        let T = Int32(s.T), D = Int32(s.D), qStride = Int32(s.H * s.D), kvStride = Int32(s.Hkv * s.D)
+        let T = s.T, D = s.D, qStride = s.H * s.D, kvStride = s.Hkv * s.D
+        let blocks = Parallel.slices(T, size: block)
         Parallel.run(tasks: s.B * s.Hkv, threads: threads) { task in
             let b = task / s.Hkv, kvh = task % s.Hkv
-            let kvOffset = b * s.T * s.Hkv * s.D + kvh * s.D
+            let kvOffset = b * T * s.Hkv * s.D + kvh * s.D
             let kh = k + kvOffset, vh = v + kvOffset, dkh = dk + kvOffset, dvh = dv + kvOffset
-            let ds = scratch + task * s.T * s.T
+            let ds = scratch + task * T * T
             for h in (kvh * s.group)..<((kvh + 1) * s.group) {
-                let qOffset = b * s.T * s.H * s.D + h * s.D
-                let p = probs + (b * s.H + h) * s.T * s.T
+                let qh = q + b * T * s.H * s.D + h * s.D, doh = dout + b * T * s.H * s.D + h * s.D
+                let dqh = dq + b * T * s.H * s.D + h * s.D
+                let p = probs + (b * s.H + h) * T * T
                 let beta: Float = h == kvh * s.group ? 0 : 1
-                // dV += Pᵀ dO; dP = dO Vᵀ
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, 1, p, T, dout + qOffset, qStride, beta, dvh, kvStride)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, 1, dout + qOffset, qStride, vh, kvStride, 0, ds, T)
-                for t in 0..<s.T {
-                    let pr = p + t * s.T, dr = ds + t * s.T
-                    var weighted: Float = 0
-                    for u in 0...t { weighted += pr[u] * dr[u] }
-                    for u in 0...t { dr[u] = pr[u] * (dr[u] - weighted) * scale }
-                    for u in (t + 1)..<s.T { dr[u] = 0 }
+                for rows in blocks {
+                    let t0 = rows.lowerBound, n = rows.count, keys = rows.upperBound
+                    // dV += Pᵀ dO for the keys of the block, from the queries at or after it
+                    gemm(true, false, n, D, T - t0, 1, p + t0 * T + t0, T, doh + t0 * qStride, qStride, beta, dvh + t0 * kvStride, kvStride)
+                    // dP = dO Vᵀ for the queries of the block
+                    gemm(false, true, n, keys, D, 1, doh + t0 * qStride, qStride, vh, kvStride, 0, ds + t0 * T, T)
+                    for t in rows {
+                        let pr = p + t * T, dr = ds + t * T
+                        let weighted = Lanes.dot(pr, dr, count: t + 1)
+                        for u in 0...t { dr[u] = pr[u] * (dr[u] - weighted) * scale }
+                        for u in (t + 1)..<T { dr[u] = 0 }
+                    }
+                    // dQ = dS K
+                    gemm(false, false, n, D, keys, 1, ds + t0 * T, T, kh, kvStride, 0, dqh + t0 * qStride, qStride)
                 }
-                // dQ = dS K; dK += dSᵀ Q
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1, ds, T, kh, kvStride, 0, dq + qOffset, qStride)
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, 1, ds, T, q + qOffset, qStride, beta, dkh, kvStride)
+                // dK += dSᵀ Q, once every row of dS is done: key block [u0, u1) from queries u0 on
+                for cols in blocks {
+                    let u0 = cols.lowerBound
+                    gemm(true, false, cols.count, D, T - u0, 1, ds + u0 * T + u0, T, qh + u0 * qStride, qStride, beta, dkh + u0 * kvStride, kvStride)
+                }
             }
         }
     }

@@ -111,8 +111,8 @@ public final class Optimizer {
 
 /// Clipping by global norm, as torch.nn.utils.clip_grad_norm_: gradients are scaled by
 /// max/(norm + 1e-6) when the norm exceeds `max`. The norm is summed in double over fixed
-/// chunks of the tensors taken one after another, then the chunks in order, so its bits do not
-/// depend on the thread count. Returns the norm before clipping.
+/// chunks of the tensors taken one after another (`sumOfSquares` over each tensor's piece of
+/// a chunk), then the chunks in order, so its bits do not depend on the thread count. Returns the norm before clipping.
 @discardableResult
 public func clipGradients(_ parameters: [TrainableTensor], maxNorm: Float?, threads: Int = 1) -> Float {
     // Chunk c covers positions c·2¹⁶ ..< (c+1)·2¹⁶ of the tensors laid end to end.
@@ -131,7 +131,7 @@ public func clipGradients(_ parameters: [TrainableTensor], maxNorm: Float?, thre
     let ss = withUnsafeTemporaryAllocation(of: Double.self, capacity: max(1, chunks.count)) { partial -> Double in
         Parallel.run(tasks: chunks.count, threads: threads) { c in
             var ss = 0.0
-            pieces(c) { g, range in for i in range { ss += Double(g[i]) * Double(g[i]) } }
+            pieces(c) { g, range in ss += sumOfSquares(g, range) }
             partial[c] = ss
         }
         var ss = 0.0
@@ -146,6 +146,22 @@ public func clipGradients(_ parameters: [TrainableTensor], maxNorm: Float?, thre
         }
     }
     return norm
+}
+
+/// Σ g[i]² over `range` in double, in four running sums (a single one is a dependent add per
+/// element: perf put it at 0.5% of a training step) added in order at the end.
+@inline(__always)
+func sumOfSquares(_ g: UnsafeMutablePointer<Float>, _ range: Range<Int>) -> Double {
+    var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+    var i = range.lowerBound
+    while i + 4 <= range.upperBound {
+        let a = Double(g[i]), b = Double(g[i + 1]), c = Double(g[i + 2]), d = Double(g[i + 3])
+        s0 += a * a; s1 += b * b; s2 += c * c; s3 += d * d
+        i += 4
+    }
+    var s = ((s0 + s1) + s2) + s3
+    while i < range.upperBound { s += Double(g[i]) * Double(g[i]); i += 1 }
+    return s
 }
 
 /// The first tensor whose gradient holds a NaN or an infinity, for the guard's message.

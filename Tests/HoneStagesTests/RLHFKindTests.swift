@@ -74,8 +74,8 @@ import Testing
             return
         }
         #expect(prefs.outputs["train"]?.digest.hex == "543d6ebd80bbd933cb9b9664a824b20b6e272117d5542fa6d29475e6a7bb6211", "prefs train")
-        #expect(lock.stages["rm"]?.outputs["model"]?.digest.hex == "8e9621f8d5a0c142d1467050d8f9677e177b06256436dac2a8afe078daa1eb15", "rm model")
-        #expect(ppo.outputs["model"]?.digest.hex == "62adcdcb6c9f25eb78734623642a3832de3bd256742b0a704607b0c88e7add52", "ppo model")
+        #expect(lock.stages["rm"]?.outputs["model"]?.digest.hex == "00a829ca2cb81504fc5b30824993e2b4186da107404802ddbcb372392a91010d", "rm model")
+        #expect(ppo.outputs["model"]?.digest.hex == "7db2b6c10f5744fc9de61dde144959359f99e01ff2e883342581b5330a622ecd", "ppo model")
         #expect(judged.outputs["report"]?.digest.hex == "580da1ebb05e4518afd45bac5240bab660db6dec5e4af8dbd2bdba876f16ebff", "judged report")
     }
 

@@ -3,11 +3,18 @@ import HoneBase
 import HoneTensor
 import Testing
 
+/// Shapes and causal-skip block sizes the reference and finite-difference checks run on.
+/// T 7 in one block (the whole T×T products), T 7 in blocks of 3 ([0, 3), [3, 6), [6, 7):
+/// skipped, partial and short blocks), and T 150 in the blocks training uses (64, 64, 22).
+/// GQA throughout: three query heads per kv head.
+let attentionCases = [(Attention.Shape(B: 2, T: 7, H: 6, Hkv: 2, D: 8), Attention.block),
+                      (Attention.Shape(B: 2, T: 7, H: 6, Hkv: 2, D: 8), 3),
+                      (Attention.Shape(B: 1, T: 150, H: 3, Hkv: 1, D: 8), Attention.block)]
+
 @Suite struct AttentionTests {
-    let s = Attention.Shape(B: 2, T: 7, H: 6, Hkv: 2, D: 8)  // GQA: 3 query heads per kv head
 
     /// Double-precision causal attention with GQA, the reference the fast path is checked against.
-    func reference(_ q: Buffer, _ k: Buffer, _ v: Buffer) -> [Double] {
+    func reference(_ q: Buffer, _ k: Buffer, _ v: Buffer, _ s: Attention.Shape) -> [Double] {
         var out = [Double](repeating: 0, count: s.B * s.T * s.H * s.D)
         for b in 0..<s.B { for h in 0..<s.H {
             let kvh = h / (s.H / s.Hkv)
@@ -27,33 +34,35 @@ import Testing
         return out
     }
 
-    @Test func forwardMatchesTheReferenceAndIsCausal() {
+    @Test(arguments: attentionCases)
+    func forwardMatchesTheReferenceAndIsCausal(s: Attention.Shape, block: Int) {
         let q = random(s.B * s.T * s.H * s.D, key: 60, std: 1), k = random(s.B * s.T * s.Hkv * s.D, key: 61, std: 1)
         let v = random(s.B * s.T * s.Hkv * s.D, key: 62, std: 1)
         let out = Buffer(q.count), probs = Buffer(s.B * s.H * s.T * s.T)
-        Attention.forward(out: out.pointer, probs: probs.pointer, q: q.pointer, k: k.pointer, v: v.pointer, s, threads: 2)
-        let ref = reference(q, k, v)
+        Attention.forward(out: out.pointer, probs: probs.pointer, q: q.pointer, k: k.pointer, v: v.pointer, s, block: block, threads: 2)
+        let ref = reference(q, k, v, s)
         #expect((0..<out.count).allSatisfy { abs(Double(out[$0]) - ref[$0]) < 1e-5 })
-        // Changing a later position's key leaves earlier outputs alone.
-        k[((0 * s.T + 6) * s.Hkv + 0) * s.D] += 5
+        // Changing the last position's key leaves every earlier output alone.
+        k[((0 * s.T + s.T - 1) * s.Hkv + 0) * s.D] += 5
         let out2 = Buffer(q.count)
-        Attention.forward(out: out2.pointer, probs: probs.pointer, q: q.pointer, k: k.pointer, v: v.pointer, s, threads: 2)
-        #expect((0..<(6 * s.H * s.D)).allSatisfy { out[$0] == out2[$0] })
+        Attention.forward(out: out2.pointer, probs: probs.pointer, q: q.pointer, k: k.pointer, v: v.pointer, s, block: block, threads: 2)
+        #expect((0..<((s.T - 1) * s.H * s.D)).allSatisfy { out[$0] == out2[$0] })
     }
 
-    @Test func backwardMatchesFiniteDifferencesForQKAndV() {
+    @Test(arguments: attentionCases)
+    func backwardMatchesFiniteDifferencesForQKAndV(s: Attention.Shape, block: Int) {
         let q = random(s.B * s.T * s.H * s.D, key: 70, std: 1), k = random(s.B * s.T * s.Hkv * s.D, key: 71, std: 1)
         let v = random(s.B * s.T * s.Hkv * s.D, key: 72, std: 1), r = random(q.count, key: 73, std: 1)
         let out = Buffer(q.count), probs = Buffer(s.B * s.H * s.T * s.T)
         let dq = Buffer(q.count), dk = Buffer(k.count), dv = Buffer(v.count)
-        Attention.forward(out: out.pointer, probs: probs.pointer, q: q.pointer, k: k.pointer, v: v.pointer, s, threads: 2)
+        Attention.forward(out: out.pointer, probs: probs.pointer, q: q.pointer, k: k.pointer, v: v.pointer, s, block: block, threads: 2)
         // The scratch must outlive the call: a temporary Buffer could be freed before it runs.
         let scratch = Buffer(s.scratchCount)
         withExtendedLifetime(scratch) {
             Attention.backward(dq: dq.pointer, dk: dk.pointer, dv: dv.pointer, dout: r.pointer, probs: probs.pointer,
-                               q: q.pointer, k: k.pointer, v: v.pointer, scratch: scratch.pointer, s, threads: 2)
+                               q: q.pointer, k: k.pointer, v: v.pointer, scratch: scratch.pointer, s, block: block, threads: 2)
         }
-        func loss() -> Double { zip(reference(q, k, v), (0..<r.count).map { Double(r[$0]) }).reduce(0) { $0 + $1.0 * $1.1 } }
+        func loss() -> Double { zip(reference(q, k, v, s), (0..<r.count).map { Double(r[$0]) }).reduce(0) { $0 + $1.0 * $1.1 } }
         var rng = CounterRNG(key: 74)
         for (x, g, name) in [(q, dq, "dq"), (k, dk, "dk"), (v, dv, "dv")] {
             expectGradient(name, x, g, samples: 10, tolerance: 2e-3, floor: 1e-2, rng: &rng, loss: loss)
@@ -77,20 +86,25 @@ import Testing
         #expect((0..<x.count).allSatisfy { abs(x[$0] - original[$0]) < 1e-5 })
     }
 
-    @Test func attentionGivesTheSameBitsOnOneAndTwoThreads() {
-        let q = random(s.B * s.T * s.H * s.D, key: 90, std: 1), k = random(s.B * s.T * s.Hkv * s.D, key: 91, std: 1)
-        let v = random(s.B * s.T * s.Hkv * s.D, key: 92, std: 1), r = random(q.count, key: 93, std: 1)
-        func run(_ threads: Int) -> [UInt32] {
-            let out = Buffer(q.count), probs = Buffer(s.B * s.H * s.T * s.T)
-            let dq = Buffer(q.count), dk = Buffer(k.count), dv = Buffer(v.count)
-            Attention.forward(out: out.pointer, probs: probs.pointer, q: q.pointer, k: k.pointer, v: v.pointer, s, threads: threads)
-            let scratch = Buffer(s.scratchCount)
-            withExtendedLifetime(scratch) {
-                Attention.backward(dq: dq.pointer, dk: dk.pointer, dv: dv.pointer, dout: r.pointer, probs: probs.pointer,
-                                   q: q.pointer, k: k.pointer, v: v.pointer, scratch: scratch.pointer, s, threads: threads)
-            }
-            return (Array(out.buffer) + Array(dq.buffer) + Array(dk.buffer) + Array(dv.buffer)).map(\.bitPattern)
+    /// Forward and backward outputs, as bit patterns, on `threads` threads with blocks of `block`.
+    func bits(_ s: Attention.Shape, key: UInt64, block: Int, threads: Int) -> [UInt32] {
+        let q = random(s.B * s.T * s.H * s.D, key: key, std: 1), k = random(s.B * s.T * s.Hkv * s.D, key: key + 1, std: 1)
+        let v = random(s.B * s.T * s.Hkv * s.D, key: key + 2, std: 1), r = random(q.count, key: key + 3, std: 1)
+        let out = Buffer(q.count), probs = Buffer(s.B * s.H * s.T * s.T)
+        let dq = Buffer(q.count), dk = Buffer(k.count), dv = Buffer(v.count)
+        Attention.forward(out: out.pointer, probs: probs.pointer, q: q.pointer, k: k.pointer, v: v.pointer, s,
+                          block: block, threads: threads)
+        let scratch = Buffer(s.scratchCount)
+        withExtendedLifetime(scratch) {
+            Attention.backward(dq: dq.pointer, dk: dk.pointer, dv: dv.pointer, dout: r.pointer, probs: probs.pointer,
+                               q: q.pointer, k: k.pointer, v: v.pointer, scratch: scratch.pointer, s, block: block, threads: threads)
         }
-        #expect(run(1) == run(2))
+        return (Array(out.buffer) + Array(dq.buffer) + Array(dk.buffer) + Array(dv.buffer)).map(\.bitPattern)
+    }
+
+    /// One block and several (T 200: 64, 64, 64, 8).
+    @Test(arguments: [Attention.Shape(B: 2, T: 7, H: 6, Hkv: 2, D: 8), Attention.Shape(B: 2, T: 200, H: 4, Hkv: 2, D: 16)])
+    func attentionGivesTheSameBitsOnOneAndTwoThreads(s: Attention.Shape) {
+        #expect(bits(s, key: 90, block: Attention.block, threads: 1) == bits(s, key: 90, block: Attention.block, threads: 2))
     }
 }

@@ -53,3 +53,14 @@ import Testing
         }
     }
 }
+
+@Suite struct LanesTests {
+    /// Counts below, at and past one group of eight, with a tail of every length.
+    @Test(arguments: [0, 1, 7, 8, 9, 16, 23, 150])
+    func dotMatchesTheDoubleSum(n: Int) {
+        let a = random(max(n, 1), key: 40, std: 1), b = random(max(n, 1), key: 41, std: 1)
+        let exact = (0..<n).reduce(0.0) { $0 + Double(a[$1]) * Double(b[$1]) }
+        let scale = (0..<n).reduce(1.0) { $0 + abs(Double(a[$1]) * Double(b[$1])) }
+        #expect(abs(Double(Lanes.dot(a.pointer, b.pointer, count: n)) - exact) < 1e-6 * scale)
+    }
+}
