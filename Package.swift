@@ -2,7 +2,7 @@
 // The targets are the architecture: see ../shared/DESIGN.md ("Layout") and docs/architecture.md.
 // Imports point one way: hone -> HoneStages -> {HonePipeline, HoneData, HoneTrain}; hone ->
 // HoneRemote -> HoneStore; HonePipeline -> HoneStore -> {HoneBase, CZlib, Crypto}; HoneTrain ->
-// HoneModel -> {HoneTensor -> CBLAS, CBlockKernels}. See docs/architecture.md.
+// HoneModel -> {HoneTensor -> {CBLAS, CFastMath}, CBlockKernels}. See docs/architecture.md.
 import PackageDescription
 
 let package = Package(
@@ -34,10 +34,12 @@ let package = Package(
         .target(name: "HonePipeline", dependencies: ["CYAML", "HoneStore", "HoneBase"]),
         // A store mirrored to an S3-compatible bucket: SigV4 and a few REST calls over URLSession.
         .target(name: "HoneRemote", dependencies: ["HoneStore", "HoneBase", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "HoneTensor", dependencies: ["CBLAS", "HoneBase"]),
-        // One kernel in C: products with GGML block matrices, AVX2 chosen at run time (Swift has
-        // no per-function target features and builds for baseline x86-64).
+        .target(name: "HoneTensor", dependencies: ["CBLAS", "CFastMath", "HoneBase"]),
+        // Kernels in C, AVX2 chosen at run time (Swift has no per-function target features and
+        // builds for baseline x86-64): products with GGML block matrices; the exponential of
+        // softmax and SiLU.
         .target(name: "CBlockKernels"),
+        .target(name: "CFastMath"),
         // The Llama decoder (forward and backward by hand) and its files: no runner, no store.
         .target(name: "HoneModel", dependencies: ["HoneTensor", "HoneBase", "HoneFormats", "CBlockKernels"]),
         // Optimizers, schedules, the training loop and its checkpoints.
@@ -55,7 +57,7 @@ let package = Package(
         .testTarget(name: "HoneRemoteTests", dependencies: ["HoneRemote", "HoneStore", "HoneBase"]),
         .testTarget(name: "HoneDataTests", dependencies: ["HoneData", "HoneBase"]),
         .testTarget(name: "HoneFormatsTests", dependencies: ["HoneFormats", "HoneBase"]),
-        .testTarget(name: "HoneTensorTests", dependencies: ["HoneTensor", "HoneBase", "CBLAS"]),
+        .testTarget(name: "HoneTensorTests", dependencies: ["HoneTensor", "HoneBase", "CBLAS", "CFastMath"]),
         .testTarget(name: "HoneModelTests", dependencies: ["HoneModel", "HoneTrain", "HoneTensor", "HoneBase", "HoneFormats", "HoneData"], exclude: ["Fixtures"]),
         .testTarget(name: "HoneTrainTests", dependencies: ["HoneTrain", "HoneModel", "HoneTensor", "HoneBase"]),
         .testTarget(name: "HonePipelineTests", dependencies: ["HonePipeline", "HoneBase", "HoneStore"], exclude: ["Corpus"]),

@@ -1,5 +1,8 @@
+import CFastMath
+
 /// SiLU (Swish), silu(x) = x·σ(x), on its own: the bottleneck adapter's nonlinearity. The forward
-/// keeps σ(x), so the backward, dx = dy·σ(x)·(1 + x·(1 − σ(x))), needs no exponential.
+/// (CFastMath's hone_silu, with FastExp's exponential) keeps σ(x), so the backward,
+/// dx = dy·σ(x)·(1 + x·(1 − σ(x))), needs no exponential.
 public enum SiLU {
     public static let elementsPerTask = 1 << 14
 
@@ -9,24 +12,7 @@ public enum SiLU {
         let slices = Parallel.slices(count, size: elementsPerTask)
         Parallel.run(tasks: slices.count, threads: threads) { t in
             let r = slices[t]
-            var i = r.lowerBound
-            while i + 8 <= r.upperBound {
-                let x = UnsafeRawPointer(inp + i).loadUnaligned(as: SIMD8<Float>.self)
-                let s = 1 / (1 + FastExp.exp8(-x))
-                UnsafeMutableRawPointer(sigmoid + i).storeBytes(of: s, as: SIMD8<Float>.self)
-                var y = x * s
-                if let times { y *= UnsafeRawPointer(times + i).loadUnaligned(as: SIMD8<Float>.self) }
-                UnsafeMutableRawPointer(out + i).storeBytes(of: y, as: SIMD8<Float>.self)
-                i += 8
-            }
-            while i < r.upperBound {
-                var lane = SIMD8<Float>(repeating: 0)
-                lane[0] = -inp[i]
-                let s = 1 / (1 + FastExp.exp8(lane)[0])
-                sigmoid[i] = s
-                out[i] = inp[i] * s * (times?[i] ?? 1)
-                i += 1
-            }
+            hone_silu(inp + r.lowerBound, times.map { $0 + r.lowerBound }, sigmoid + r.lowerBound, out + r.lowerBound, r.count)
         }
     }
 

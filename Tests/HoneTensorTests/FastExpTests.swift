@@ -1,39 +1,70 @@
+import CFastMath
 import Foundation
 import HoneBase
 import HoneTensor
 import Testing
 
 @Suite struct FastExpTests {
+    /// exp of each element, through `expShifted` with no shift.
+    static func exp(_ xs: [Float]) -> [Float] {
+        var ys = [Float](repeating: 0, count: xs.count)
+        _ = xs.withUnsafeBufferPointer { x in ys.withUnsafeMutableBufferPointer { FastExp.expShifted(x.baseAddress!, $0.baseAddress!, count: xs.count, shift: 0) } }
+        return ys
+    }
+
     @Test func matchesFoundationExpToTwoTenthsOfAMillionth() {
         var worst: Double = 0
+        var xs: [Float] = []
         var x: Float = -87
-        while x < 88 {
-            let v = SIMD8<Float>((0..<8).map { x + Float($0) * 0.0137 })
-            let got = FastExp.exp8(v)
-            for j in 0..<8 {
-                let want = Foundation.exp(Double(v[j]))
-                worst = max(worst, abs(Double(got[j]) - want) / want)
-            }
-            x += 0.0917
+        while x < 88 { xs.append(x); x += 0.0117 }
+        for (x, got) in zip(xs, Self.exp(xs)) {
+            let want = Foundation.exp(Double(x))
+            worst = max(worst, abs(Double(got) - want) / want)
         }
         #expect(worst < 2e-7, "worst relative error \(worst)")
-        let xs = Buffer(11), ys = Buffer(11)
-        for i in 0..<11 { xs[i] = Float(i) - 5 }
-        let sum = FastExp.expShifted(xs.pointer, ys.pointer, count: 11, shift: 1)
-        let want = (0..<11).reduce(0.0) { $0 + Foundation.exp(Double(xs[$1]) - 1) }
+        let ins = Buffer(11), ys = Buffer(11)
+        for i in 0..<11 { ins[i] = Float(i) - 5 }
+        let sum = FastExp.expShifted(ins.pointer, ys.pointer, count: 11, shift: 1)
+        let want = (0..<11).reduce(0.0) { $0 + Foundation.exp(Double(ins[$1]) - 1) }
         #expect(abs(Double(sum) - want) / want < 1e-6)
         #expect(abs(Double(ys[10]) - Foundation.exp(4.0)) / Foundation.exp(4.0) < 2e-7)
     }
 
     /// Outside the range the inputs are clamped (to 88.3 above and −87.3 below), and a NaN
-    /// takes the upper bound, as the stdlib's pointwiseMin/Max clamp did.
-    @Test func clampsOutOfRangeAndNaNInputs() {
-        let got = FastExp.exp8(SIMD8(.nan, 100, .infinity, -100, -.infinity, 88.3, -87.3, 0))
-        let high = FastExp.exp8(SIMD8(repeating: 88.3))[0], low = FastExp.exp8(SIMD8(repeating: -87.3))[0]
+    /// takes the upper bound; in the eight lanes and in the tail alike.
+    @Test(arguments: [0, 8]) func clampsOutOfRangeAndNaNInputs(lanes: Int) {
+        let xs: [Float] = [.nan, 100, .infinity, -100, -.infinity, 88.3, -87.3, 0]
+        let got = Self.exp([Float](repeating: 0, count: lanes) + xs).suffix(8).map { $0 }
+        let high = Self.exp([88.3])[0], low = Self.exp([-87.3])[0]
         #expect(high.isFinite && high > 2e38 && low > 0 && low < 1e-37)
         #expect([got[0], got[1], got[2], got[5]].allSatisfy { $0.bitPattern == high.bitPattern })
         #expect([got[3], got[4], got[6]].allSatisfy { $0.bitPattern == low.bitPattern })
         #expect(got[7] == 1)
+    }
+
+    /// The AVX2 path and the portable one give the same bits: exponentials, sums, sigmoids and
+    /// SiLU outputs (with and without the product), for lengths around the groups of eight.
+    @Test func theAVX2AndPortablePathsGiveTheSameBits() {
+        var rng = CounterRNG(key: 17)
+        for n in [0, 1, 7, 8, 9, 31, 1000] {
+            let xs = (0..<n).map { _ in Float(rng.nextDouble() * 200 - 100) } + (n > 3 ? [.nan, .infinity, -.infinity] : [])
+            let times = xs.map { _ in Float(rng.nextDouble() * 4 - 2) }
+            func run() -> [UInt32] {
+                let m = xs.count
+                var y = [Float](repeating: 0, count: m), s = y, o = y, o2 = y
+                let sum = xs.withUnsafeBufferPointer { x in y.withUnsafeMutableBufferPointer { FastExp.expShifted(x.baseAddress!, $0.baseAddress!, count: m, shift: 1.5) } }
+                xs.withUnsafeBufferPointer { x in
+                    hone_silu(x.baseAddress, nil, &s, &o, m)
+                    times.withUnsafeBufferPointer { hone_silu(x.baseAddress, $0.baseAddress, &s, &o2, m) }
+                }
+                return (y + s + o + o2 + [sum]).map(\.bitPattern)
+            }
+            let fast = run()
+            hone_fastmath_allow_simd(0)
+            let portable = run()
+            hone_fastmath_allow_simd(1)
+            #expect(fast == portable, "n \(n)")
+        }
     }
 
     /// The eight-lane maximum gives the left-to-right fold's value for every length from 0 to

@@ -1,0 +1,22 @@
+#ifndef HONE_CFASTMATH_H
+#define HONE_CFASTMATH_H
+
+#include <stddef.h>
+
+/// y[i] = exp(x[i] − shift) for i in [0, n) (y may be x); returns Σ y. The sum runs in eight
+/// lanes (lane j adds the elements i ≡ j mod 8 of the whole groups of eight, in order), the
+/// lanes are added 0 to 7 onto −0, then the tail in order: the bits depend on n alone.
+/// exp: x clamped to [−87.3, 88.3] (a NaN takes 88.3); x = k·ln2 + r; e^r by a degree-6
+/// polynomial (Cephes' expf coefficients); 2^k from the exponent bits. Relative error < 2e-7.
+float hone_exp_shifted(const float *x, float *y, size_t n, float shift);
+
+/// sigmoid[i] = σ(x[i]) = 1 / (1 + exp(−x[i])); out[i] = x[i]·σ(x[i]), times times[i] when
+/// times is not NULL (SwiGLU's up projection).
+void hone_silu(const float *x, const float *times, float *sigmoid, float *out, size_t n);
+
+/// 1 (the default): take the AVX2 path when the CPU has AVX2; 0: always the portable one.
+/// Both do the same operations on every element in the same order (no fused multiply-add),
+/// so they give the same bits; tests switch to compare them.
+void hone_fastmath_allow_simd(int allow);
+
+#endif
