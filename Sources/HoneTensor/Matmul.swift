@@ -68,11 +68,14 @@ public enum Matmul {
                                 inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                 M: Int, K: Int, N: Int, accumulateInput: Bool = true, threads: Int) {
         let beta: Float = accumulateInput ? 1 : 0
-        // dweight tasks come first: they are the larger ones (each packs all of inp), and
-        // starting them first lets the small dinp tasks fill in around them.
+        // The larger kind of task goes first, so the last tasks are small and neither thread
+        // waits long on the other's: dweight's for a projection (each also packs all of inp),
+        // dinp's for a head wider than it is deep (the LM head's are twice its weight tasks).
         let outSlices = Parallel.slices(dweight == nil ? 0 : N, size: weightRowsPerTask(M))
         let rowSlices = Parallel.slices(M, size: rowsPerTask(M))
+        let rowsFirst = rowSlices.size * N > outSlices.size * M
         Parallel.run(tasks: outSlices.count + rowSlices.count, threads: threads) { t in
+            let t = rowsFirst ? (t + outSlices.count) % (outSlices.count + rowSlices.count) : t
             if t < outSlices.count, let dweight {
                 let c = outSlices[t]
                 gemm(true, false, c.count, K, M, 1, dout + c.lowerBound, N, inp, K, 1, dweight + c.lowerBound * K, K)
