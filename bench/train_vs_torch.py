@@ -6,13 +6,15 @@
 
 For each config (A, B) and thread count (1, 2), ROUNDS rounds (default 3) of PyTorch then Hone,
 each its own process (so peak RSS is per run). This machine's speed drifts by 10-30% over tens
-of seconds (other tenants on the host), and a single pair of runs put the same code anywhere
-between 1.13x and 1.49x on A at 2 threads; taking turns exposes both to the same drift, and the
-median over the rounds keeps one slow stretch from deciding the ratio.
+of seconds (other work on the same host, it seems), and a single pair of runs put the same code
+anywhere between 1.13x and 1.49x on A at 2 threads. A round's two runs are next to each other in time, so
+their ratio cancels the drift they share, and the median of the rounds' ratios keeps one slow
+stretch from deciding the figure. (The ratio of each side's median over the rounds would pair
+runs from different rounds: 1.11x once when the rounds gave 1.29, 1.24 and 1.11.)
 
 Prints every JSON line the two print, one `train_ratio_round` line per round, then a
-`train_ratio` line per config and thread count: the median over rounds of each side's median
-tokens/s, their ratio, and the rounds' ratios.
+`train_ratio` line per config and thread count: the median of the rounds' ratios, the rounds'
+ratios, and each side's median tokens/s over the rounds.
 """
 import json, statistics, subprocess, sys
 
@@ -59,8 +61,9 @@ for config, (steps, warmup) in RUNS.items():
                 "hone_rss_mb": max(x["rss_mb_peak"] for x in hones)}
         if pairs:
             refs = [t for _, t in pairs]
+            ratios = [h["train_tok_s_med"] / t["train_tok_s_med"] for h, t in pairs]
             line.update({"torch_tok_s": round(med(refs, "train_tok_s_med"), 1),
-                         "hone_over_torch": round(med(hones, "train_tok_s_med") / med(refs, "train_tok_s_med"), 3),
-                         "round_ratios": [round(h["train_tok_s_med"] / t["train_tok_s_med"], 3) for h, t in pairs],
+                         "hone_over_torch": round(statistics.median(ratios), 3),
+                         "round_ratios": [round(r, 3) for r in ratios],
                          "torch_rss_mb": max(x["rss_mb_peak"] for x in refs)})
         print(json.dumps(line), flush=True)

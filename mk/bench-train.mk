@@ -1,6 +1,6 @@
 # The training step beside PyTorch (../shared/bench/torch_llama_step.py, configs A and B, 1 and 2
 # threads) in one run, with the ratio; PyTorch runs when $(BENCH_VENV) has torch (make deps-torch).
-# BENCH_ROUNDS rounds of PyTorch then Hone for each (the ratio is of the medians over rounds).
+# BENCH_ROUNDS rounds of PyTorch then Hone for each (the figure is the median of the rounds' ratios).
 BENCHES += bench-train
 BENCH_ROUNDS ?= 3
 
