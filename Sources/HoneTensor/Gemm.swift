@@ -8,8 +8,8 @@ import CBLAS
 /// beta must be 0 or 1, the only values the model uses.
 @inline(__always)
 public func gemm(_ transA: Bool, _ transB: Bool, _ M: Int, _ N: Int, _ K: Int, _ alpha: Float,
-          _ A: UnsafePointer<Float>, _ lda: Int, _ B: UnsafePointer<Float>, _ ldb: Int,
-          _ beta: Float, _ C: UnsafeMutablePointer<Float>, _ ldc: Int) {
+                 _ A: UnsafePointer<Float>, _ lda: Int, _ B: UnsafePointer<Float>, _ ldb: Int,
+                 _ beta: Float, _ C: UnsafeMutablePointer<Float>, _ ldc: Int) {
     precondition(beta == 0 || beta == 1, "gemm: beta must be 0 or 1")
     if beta == 0 {
         if ldc == N {

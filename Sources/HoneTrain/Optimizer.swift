@@ -112,7 +112,8 @@ public final class Optimizer {
 /// Clipping by global norm, as torch.nn.utils.clip_grad_norm_: gradients are scaled by
 /// max/(norm + 1e-6) when the norm exceeds `max`. The norm is summed in double over fixed
 /// chunks of the tensors taken one after another (`sumOfSquares` over each tensor's piece of
-/// a chunk), then the chunks in order, so its bits do not depend on the thread count. Returns the norm before clipping.
+/// a chunk), then the chunks in order, so its bits do not depend on the thread count. Returns
+/// the norm before clipping.
 @discardableResult
 public func clipGradients(_ parameters: [TrainableTensor], maxNorm: Float?, threads: Int = 1) -> Float {
     // Chunk c covers positions c·2¹⁶ ..< (c+1)·2¹⁶ of the tensors laid end to end.
