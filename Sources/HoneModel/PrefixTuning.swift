@@ -30,7 +30,7 @@ public enum PrefixTuning {
         guard let prefix = new[tensorName] else { return (c, out) }
         var rng = CounterRNG(key: key)
         let tokens = (0..<P).map { _ in Int32(rng.below(config.vocabSize)) }
-        let g = Generator(model: Model(config: config, weights: weights))
+        let g = Generator(model: Model(config: config, weights: weights, tuning: .frozen))
         _ = try g.feed(tokens)
         let kvWidth = config.kv * config.headDim, row = width(config)
         for j in 0..<P {

@@ -8,7 +8,7 @@ import HoneModel
 /// projections, Q8_0 embeddings as the head). Median of `reps` runs; one JSON line.
 func generateBench(gguf: String, threads: Int, prompt: Int, generate: Int, reps: Int) throws {
     let m = try GGUFModel.load(URL(fileURLWithPath: gguf))
-    let model = Model(config: m.config, weights: m.weights, threads: threads)
+    let model = Model(config: m.config, weights: m.weights, threads: threads, tuning: .frozen)
     let generator = Generator(model: model, blocks: try GGUFModel.blockWeights(m.gguf, config: m.config))
     var rng = CounterRNG(key: 7)
     let tokens = (0..<prompt).map { _ in Int32(rng.next() % UInt32(m.config.vocabSize)) }

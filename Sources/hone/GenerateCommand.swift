@@ -84,7 +84,7 @@ struct Generate: ParsableCommand {
         var stops = Set([ChatTemplate.imEnd, ChatTemplate.endOfText].compactMap { specials[$0] })
         if let eos = loaded.config.eosTokenId { stops.insert(eos) }
 
-        let model = Model(config: loaded.config, weights: loaded.weights, threads: Parallel.defaultThreads)
+        let model = Model(config: loaded.config, weights: loaded.weights, threads: Parallel.defaultThreads, tuning: .frozen)
         let generator = Generator(model: model, blocks: blocks)
         var sampler = Sampler(temperature: temperature, topK: topK, topP: topP, seed: seed)
         let started = Date()
