@@ -8,19 +8,27 @@ import HoneTensor
 public final class Generator {
     public let model: Model
     let c: ModelConfig
-    /// Per layer, for positions 0..<maxPositions: keys transposed, [kvHeads, headDim, pos] with
+    /// Per layer, for positions 0..<capacity: keys transposed, [kvHeads, headDim, pos] with
     /// rows `keyStride` apart, so a query's scores over the positions run along contiguous memory
     /// (a vector loop that keeps each position's sum in order); values [pos, kvHeads, headDim].
-    let keys: [Buffer], values: [Buffer]
-    /// maxPositions plus 16: rows a power of two apart (32 KB for 8,192 positions) all fall in
-    /// the same L1 sets, and the 64 rows a score reads evicted each other (perf: stalls on loads).
-    let keyStride: Int
+    private(set) var keys: [Buffer], values: [Buffer]
+    /// capacity plus 16: rows a power of two apart (32 KB for 8,192 positions) all fall in the
+    /// same L1 sets, and the 64 rows a score reads evicted each other (perf: stalls on loads).
+    private(set) var keyStride: Int
+    /// Positions the cache holds now. It starts at `initialCapacity` and doubles as sequences
+    /// grow, up to the model's maxPositions: memory follows what is fed, not the context the
+    /// model allows (SmolLM2's 8,192 positions were 380 MB of keys and values for a 320-token
+    /// generation). No stride, chunk or task depends on it, so neither do the bits.
+    public private(set) var capacity: Int
+    public static let initialCapacity = 512
     /// Positions filled so far.
     public private(set) var length = 0
     let chunk: Int
     // Scratch for up to `chunk` rows at a time.
     let x: Buffer, xn: Buffer, q: Buffer, k: Buffer, v: Buffer, att: Buffer, o: Buffer
-    let gate: Buffer, up: Buffer, h: Buffer, sig: Buffer, rstd: Buffer, scores: Buffer
+    let gate: Buffer, up: Buffer, h: Buffer, sig: Buffer, rstd: Buffer
+    /// Attention scores for up to `chunk` rows over `capacity` positions.
+    private var scores: Buffer
     public let logits: Buffer
     /// LoRA's branch buffers, for a model with adapters.
     let lora: LoRAActivations?
@@ -34,8 +42,8 @@ public final class Generator {
     /// (a prompt) are matrix products, where the fp32 weights and sgemm win.
     public static let blockRows = 4
 
-    /// `blocks` defaults to a QLoRA base's own.
-    public init(model: Model, chunk: Int = 256, blocks: BlockWeights? = nil) {
+    /// `blocks` defaults to a QLoRA base's own; `capacity` is the cache's first size.
+    public init(model: Model, chunk: Int = 256, blocks: BlockWeights? = nil, capacity: Int = initialCapacity) {
         self.model = model
         self.blocks = blocks ?? model.quantized.map(BlockWeights.init)
         if let b = self.blocks {
@@ -45,14 +53,15 @@ public final class Generator {
         self.c = c
         self.chunk = chunk
         let kvWidth = c.kv * c.headDim, d = c.hiddenSize
-        keyStride = c.maxPositions + 16
+        self.capacity = max(1, min(capacity, c.maxPositions))
+        keyStride = self.capacity + 16
         keys = (0..<c.layers).map { [keyStride] _ in Buffer(keyStride * kvWidth) }
-        values = (0..<c.layers).map { _ in Buffer(c.maxPositions * kvWidth) }
+        values = (0..<c.layers).map { [capacity = self.capacity] _ in Buffer(capacity * kvWidth) }
         x = Buffer(chunk * d); xn = Buffer(chunk * d); o = Buffer(chunk * d); rstd = Buffer(chunk)
         q = Buffer(chunk * c.heads * c.headDim); att = Buffer(chunk * c.heads * c.headDim)
         k = Buffer(chunk * kvWidth); v = Buffer(chunk * kvWidth)
         gate = Buffer(chunk * c.ffn); up = Buffer(chunk * c.ffn); h = Buffer(chunk * c.ffn); sig = Buffer(chunk * c.ffn)
-        scores = Buffer(CachedAttention.scoresCount(rows: chunk, heads: c.heads, positions: c.maxPositions))
+        scores = Buffer(CachedAttention.scoresCount(rows: chunk, heads: c.heads, positions: self.capacity))
         logits = Buffer(chunk * c.vocabSize)
         lora = model.lora.map { LoRAActivations($0, M: chunk) }
         adapter = c.adapterSize > 0 ? AdapterActivations(M: chunk, d: d, m: c.adapterSize) : nil
@@ -77,6 +86,26 @@ public final class Generator {
     }
 
     public func reset() { length = 0 }
+
+    /// Grows the cache to hold `positions` (at least doubling, at most maxPositions), keeping
+    /// the filled positions.
+    private func reserve(_ positions: Int) {
+        guard positions > capacity else { return }
+        let grown = min(c.maxPositions, max(positions, 2 * capacity)), stride = grown + 16, kvWidth = c.kv * c.headDim
+        keys = keys.map { old in
+            let new = Buffer(stride * kvWidth)
+            for f in 0..<kvWidth { (new.pointer + f * stride).update(from: old.pointer + f * keyStride, count: length) }
+            return new
+        }
+        values = values.map { old in
+            let new = Buffer(grown * kvWidth)
+            new.pointer.update(from: old.pointer, count: length * kvWidth)
+            return new
+        }
+        scores = Buffer(CachedAttention.scoresCount(rows: chunk, heads: c.heads, positions: grown))
+        capacity = grown
+        keyStride = stride
+    }
 
     /// Forgets every position from n on: the next feed continues after position n − 1 (scoring
     /// several continuations of one prompt without feeding the prompt again).
@@ -116,6 +145,7 @@ public final class Generator {
         guard length + P + tokens.count <= c.maxPositions else {
             throw ModelError.config("the sequence would pass the model's \(c.maxPositions) positions (max_position_embeddings)")
         }
+        reserve(length + P + tokens.count)
         var i = 0
         while i < P {
             let n = min(chunk, P - i)
@@ -164,7 +194,7 @@ public final class Generator {
                 for f in 0..<kvWidth { K[f * P + start + r] = k[r * kvWidth + f] }
             }
             (V + start * kvWidth).update(from: v.pointer, count: n * kvWidth)
-            CachedAttention.forward(out: att.pointer, q: q.pointer, keys: K, keyStride: P, values: V, scores: scores.pointer, scoreStride: c.maxPositions,
+            CachedAttention.forward(out: att.pointer, q: q.pointer, keys: K, keyStride: P, values: V, scores: scores.pointer, scoreStride: capacity,
                                     start: start, rows: n, heads: c.heads, kvHeads: c.kv, D: hd, threads: threads)
             project(l, [.o], outs: [o], inp: att, rows: n)
             for i in 0..<(n * d) { x[i] += o[i] }

@@ -28,6 +28,30 @@ import Testing
         #expect(throws: ModelError.self) { try oneByOne.feed([1, 2, 3]) }  // 10 + 3 > 12 positions
     }
 
+    /// A cache that starts small and grows as tokens come gives the bits of one made whole at
+    /// the start: growing copies the filled positions, and no sum depends on the capacity.
+    @Test func growingCacheGivesTheBitsOfAFullOne() throws {
+        var c = ModelGradientTests.tiny(tied: false)
+        c.maxPositions = 40; c.initStd = 0.1
+        let model = Model(config: c, weights: initialWeights(ParameterLayout(c), config: c, key: 23), threads: 2)
+        var rng = CounterRNG(key: 24)
+        let tokens = (0..<38).map { _ in Int32(rng.below(c.vocabSize)) }
+        let growing = Generator(model: model, chunk: 4, capacity: 3), full = Generator(model: model, chunk: 4, capacity: 40)
+        #expect(growing.capacity == 3 && full.capacity == 40)
+        func run(_ g: Generator) throws -> [Float] {
+            var out = try g.feed(Array(tokens[0..<5]), allLogits: true)  // a prompt, in two chunks
+            for t in tokens[5..<20] { out += try g.feed([t]) }  // one at a time, across two growths
+            g.rewind(to: 12)
+            out += try g.feed(Array(tokens[20..<38]), allLogits: true)  // past the rewind, to 30 positions
+            return out
+        }
+        let a = try run(growing), b = try run(full)
+        #expect(growing.capacity == 40 && a.count == b.count && a == b)  // 3, 6, 12, 24, then 40 (the most)
+        for l in 0..<c.layers {
+            for position in [0, 11, 29] { #expect(growing.cached(layer: l, position: position) == full.cached(layer: l, position: position)) }
+        }
+    }
+
     @Test func samplerRules() {
         let logits: [Float] = [0.1, 2.0, 1.9, -1, 0]
         var greedy = Sampler(temperature: 0, topK: 0, topP: 1, seed: 1)
