@@ -61,7 +61,7 @@ let package = Package(
         .testTarget(name: "HoneModelTests", dependencies: ["HoneModel", "HoneTrain", "HoneTensor", "HoneBase", "HoneFormats", "HoneData"], exclude: ["Fixtures"]),
         .testTarget(name: "HoneTrainTests", dependencies: ["HoneTrain", "HoneModel", "HoneTensor", "HoneBase"]),
         .testTarget(name: "HonePipelineTests", dependencies: ["HonePipeline", "HoneBase", "HoneStore"], exclude: ["Corpus"]),
-        .testTarget(name: "HoneStagesTests", dependencies: ["HoneStages", "HonePipeline", "HoneBase", "HoneStore", "HoneTensor"]),
+        .testTarget(name: "HoneStagesTests", dependencies: ["HoneStages", "HonePipeline", "HoneBase", "HoneStore", "HoneTensor", "HoneData", "HoneModel"]),
         // Runs the built `hone` binary as a user would (HONE_BIN, or .build/<config>/hone).
         .testTarget(name: "HoneCLITests", dependencies: ["HoneStore", "HoneRemote"]),
     ],

@@ -1,7 +1,9 @@
 import Foundation
 import HoneBase
 import HoneData
+import HoneFormats
 import HoneModel
+import HonePipeline
 import HoneTensor
 
 /// A model folder read for generation and scoring, with its tokenizer and the template its
@@ -17,9 +19,12 @@ struct ChatModel {
     let template: ChatTemplate
     /// The ids that end a response: the template's end token and <|endoftext|>.
     let stop: [Int32]
+    /// The GGUF file the model was read from, if it was.
+    private(set) var gguf: URL?
 
     init(_ folder: URL, input: String) throws {
         try self.init(try TrainStage.loadBase(folder, quant: nil), input: input)
+        gguf = TrainStage.ggufFile(in: folder)
     }
 
     /// `base.weights` stays as it is: with quantized projections it holds the rest.
@@ -58,6 +63,15 @@ struct ChatModel {
 
     /// The model, frozen: what answers and scores.
     func frozen() -> Model { Model(config: config, weights: weights, threads: Parallel.defaultThreads, tuning: .frozen) }
+
+    /// What answers: the frozen model with a KV cache. A model read from a GGUF generates each
+    /// token from the file's own blocks, as `hone generate` does: the fp32 weights, read whole
+    /// for every token, made SmolLM2 generate 24 tokens/s against 110 (BENCHMARKS.md).
+    func generator(_ context: StageContext) throws -> Generator {
+        guard let gguf else { return Generator(model: frozen()) }
+        context.log.write("\(context.stageName): each new token from \(gguf.lastPathComponent)'s own blocks, as hone generate does (prompts in fp32)")
+        return Generator(model: frozen(), blocks: try GGUFModel.blockWeights(GGUF(url: gguf), config: config))
+    }
 
     /// A generated response's text, without the stop token that ended it.
     func text(_ response: [Int32]) -> String {

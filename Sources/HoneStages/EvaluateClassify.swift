@@ -18,8 +18,7 @@ extension EvaluateKind {
         if labels.isEmpty { labels = Array(Set(records.compactMap { $0["label"] })).sorted() }
         guard labels.count >= 2 else { throw StageFailure("\(context.stageName): the data has one label only (\(labels.first ?? "")); classification needs two or more") }
         let index = Dictionary(uniqueKeysWithValues: labels.enumerated().map { ($1, $0) })
-        let model = chat.frozen()
-        let generator = Generator(model: model)
+        let generator = try chat.generator(context)
         let V = chat.config.vocabSize
         let answers = labels.map { chat.response($0) }
         var truth: [Int] = [], predicted: [Int] = []

@@ -13,8 +13,7 @@ extension EvaluateKind {
         let p = context.params
         let chat = try ChatModel(modelDir, input: "model")
         let records = try RecordParams.records(dataDir, format: .alpaca, input: "data", most: p.int("max_examples"))
-        let model = chat.frozen()
-        let generator = Generator(model: model)
+        let generator = try chat.generator(context)
         let temperature = p.double("temperature") ?? 0, maxNew = p.int("max_new_tokens") ?? 32
         var sequences: [[Int32]] = [], texts: [String] = []
         for (i, r) in records.enumerated() {

@@ -20,7 +20,8 @@ struct EvaluateKind: StageKind {
     let name = "evaluate"
     /// 3: products of 2048 rows or more run in 512-row tasks (Matmul.rowsPerTask), which changes their bits.
     /// 4: causal attention skips the blocks above the diagonal (Attention.block), which changes the bits of sequences over 64 positions.
-    let version = "4"
+    /// 5: a model read from a GGUF generates from the file's blocks, as `hone generate` does (classify and generate tasks).
+    let version = "5"
     let summary = "evaluate a model: perplexity on token shards, classification by verbaliser (P/R/F1, confusion), or generation scored by a checker"
     let isNumeric = true
     let inputs = [

@@ -13,7 +13,8 @@ import HoneTensor
 /// random string, which would make its job trivial.
 struct PreferencesKind: StageKind {
     let name = "preferences"
-    let version = "1"
+    /// 2: a model read from a GGUF samples from the file's blocks, as `hone generate` does.
+    let version = "2"
     let summary = "preference pairs from a model's own samples, scored by a checker against each record's reference"
     let isNumeric = true
     let inputs = [
@@ -59,8 +60,7 @@ struct PreferencesKind: StageKind {
         }
         let p = context.params
         let chat = try ChatModel(modelDir, input: "model")
-        let model = chat.frozen()
-        let generator = Generator(model: model)
+        let generator = try chat.generator(context)
         let checker = Checker(context)
         var metrics: [String: Double] = [:]
         var samples: [String] = []

@@ -170,9 +170,7 @@ enum TrainStage {
             let m = try ModelFiles.load(folder)
             return try quantizing(m.config, m.weights, FileManager.default.contents(atPath: folder.appendingPathComponent("tokenizer.json").path))
         }
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).filter { !$0.hasPrefix(".") }
-        if names.count == 1, let name = names.first, name.hasSuffix(".gguf") {
-            let url = folder.appendingPathComponent(name)
+        if let url = ggufFile(in: folder) {
             if let quant {
                 let m = try GGUFModel.loadQuantized(url, format: quant)
                 return (m.config, m.weights, m.quantized, Data(try Tokenizer(gguf: m.gguf).json.pretty.utf8))
@@ -184,10 +182,18 @@ enum TrainStage {
             let m = try Checkpoint.read(newest.url).model()
             return try quantizing(m.config, m.weights, nil)
         }
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).filter { !$0.hasPrefix(".") }
         if names.isEmpty {
             throw StageFailure("input 'base' is empty: a model output holds config.json and model.safetensors; a checkpoints output is empty unless its stage sets keep_checkpoints: true")
         }
         throw StageFailure("input 'base' holds neither config.json + model.safetensors nor checkpoint-*.hck files (found: \(names.sorted().prefix(5).joined(separator: ", ")))")
+    }
+
+    /// The GGUF file a model input is when it is one (the folder holds that file alone).
+    static func ggufFile(in folder: URL) -> URL? {
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).filter { !$0.hasPrefix(".") }
+        guard names.count == 1, let name = names.first, name.hasSuffix(".gguf") else { return nil }
+        return folder.appendingPathComponent(name)
     }
 
     /// The shard NAME in the data folder, its token ids checked against the vocabulary.

@@ -1,5 +1,7 @@
 import Foundation
 import HoneBase
+import HoneData
+import HoneModel
 import HonePipeline
 import HoneStages
 import HoneStore
@@ -370,6 +372,45 @@ func runPipelineAllowingFailures(_ yaml: String, files: [String: String], copies
         #expect(sft.metrics["parameters"] == 134_515_008)
         let first = try #require(sft.metrics["val_loss_first"]), last = try #require(sft.metrics["val_loss"])
         #expect(last <= first, "val loss \(first) -> \(last)")
+    }
+
+    /// Evaluating the GGUF itself: each new token comes from the file's own blocks, as `hone
+    /// generate` makes it (the fp32 weights, read whole per token, were 4–5 times slower), and
+    /// the answers are the ones the blocks generator gives to the same prompt ids.
+    @Test func evaluateOnTheGGUFGeneratesFromItsBlocks() throws {
+        guard FileManager.default.fileExists(atPath: Self.smol.path) else {
+            print("skipped: \(Self.smol.path) is missing (make model fetches it)")
+            return
+        }
+        let questions = ["What is the capital of France?", "What is 12 times 3?"]
+        let records = questions.map { "{\"instruction\": \"\($0)\", \"output\": \"x\"}" }
+        var log = "", responses: [String] = []
+        _ = try runPipeline("""
+        stages:
+          ev:
+            kind: evaluate
+            inputs: {model: smol.gguf, data: data.jsonl}
+            params: {task: generate, max_new_tokens: 12}
+        """, files: ["data.jsonl": records.joined(separator: "\n") + "\n"], copies: ["smol.gguf": Self.smol]) { root in
+            let ws = try Workspace(root: root)
+            let record = try #require(ws.runs.all().first { $0.stage == "ev" })
+            log = String(decoding: try ws.objects.bytes(of: try #require(record.log)), as: UTF8.self)
+            let samples = try String(contentsOf: root.appendingPathComponent(".hone/outputs/ev/report/samples.jsonl"), encoding: .utf8)
+            responses = samples.split(separator: "\n").compactMap { try? JSONValue.parse(String($0))["response"]?.stringValue }
+        }
+        #expect(log.contains("each new token from smol.gguf's own blocks"), "log: \(log)")
+        let m = try GGUFModel.load(Self.smol)
+        let tokenizer = try Tokenizer(gguf: m.gguf)
+        let generator = Generator(model: Model(config: m.config, weights: m.weights, tuning: .frozen),
+                                  blocks: try GGUFModel.blockWeights(m.gguf, config: m.config))
+        let end = Int32(try #require(tokenizer.specialTokens.first { $0.content == ChatTemplate.imEnd }).id)
+        let expected = try questions.map { q in
+            var greedy = Sampler(temperature: 0, topK: 0, topP: 1, seed: 0)
+            let ids = tokenizer.encode("\(ChatTemplate.imStart)user\n\(q)\(ChatTemplate.imEnd)\n\(ChatTemplate.imStart)assistant\n").map(Int32.init)
+            let answer = try generator.respond(to: ids, sampler: &greedy, maxNewTokens: 12, stop: [end])
+            return tokenizer.decode((answer.last == end ? answer.dropLast() : answer[...]).map(Int.init))
+        }
+        #expect(responses == expected)
     }
 
     /// QLoRA on the real model: the file's Q4_1 blocks stay the frozen base, rank-8 adapters on
