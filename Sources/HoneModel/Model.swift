@@ -61,6 +61,9 @@ public final class Model {
     /// What the optimizer updates: training base tensors, then LoRA's.
     public let trainable: [TrainableTensor]
     public var threads: Int
+    /// Whether the layers' forward may run in row slices (`layerSlices`). The bits are the same
+    /// either way; a test turns it off to compare.
+    public var rowSlicing = true
     let rope: (cos: [Float], sin: [Float])
     let offsets: [LayerOffsets]
     /// Offset in `grads` of each training base tensor, by its offset in `weights`.
@@ -211,47 +214,81 @@ public final class Model {
     /// residual and LoRA dropout masks (training); nil runs without dropout (evaluation).
     public func forward(_ a: Activations, dropout: DropoutDraw? = nil) {
         precondition((lora == nil) == (a.lora == nil) && a.P == config.virtualTokens, "activations made for another model (Activations(for:))")
-        let c = config, M = a.layerRows, d = c.hiddenSize, hd = c.headDim, w = weights.pointer
-        let shape = Attention.Shape(B: a.B, T: a.S, H: c.heads, Hkv: c.kv, D: hd)
+        let c = config, M = a.layerRows, d = c.hiddenSize, w = weights.pointer
         a.dropout = dropout
-        let residualDropout = c.dropout > 0 ? dropout : nil
         if a.P > 0 {
             PromptTuning.embed(a.resid[0].pointer, tokens: a.tokens, table: w + embedOffset, prompt: c.prefixTuning ? nil : w + promptOffset,
                                B: a.B, T: a.T, P: a.P, d: d, threads: threads)
         } else {
             Embedding.forward(out: a.resid[0].pointer, tokens: a.tokens, table: w + embedOffset, M: M, C: d, threads: threads)
         }
-        for l in 0..<c.layers {
-            let o = offsets[l], x = a.layers[l], inp = a.resid[l].pointer, out = a.resid[l + 1].pointer
-            RMSNorm.forward(out: x.xn1.pointer, rstd: x.rstd1.pointer, inp: inp, weight: w + o.attnNorm, M: M, C: d, eps: c.normEps, threads: threads)
-            project(l, .q, out: x.q.pointer, inp: x.xn1.pointer, a)
-            project(l, .k, out: x.k.pointer, inp: x.xn1.pointer, a)
-            project(l, .v, out: x.v.pointer, inp: x.xn1.pointer, a)
-            RoPE.apply(x.q.pointer, B: a.B, T: a.S, heads: c.heads, D: hd, cos: rope.cos, sin: rope.sin, threads: threads)
-            RoPE.apply(x.k.pointer, B: a.B, T: a.S, heads: c.kv, D: hd, cos: rope.cos, sin: rope.sin, threads: threads)
-            if c.prefixTuning {
-                PrefixTuning.insert(k: x.k.pointer, v: x.v.pointer, prefix: w + prefixOffset, layer: l, sequences: a.B, S: a.S, P: a.P,
-                                    kvWidth: c.kv * hd, row: PrefixTuning.width(c))
-            }
-            Attention.forward(out: x.att.pointer, probs: x.probs.pointer, q: x.q.pointer, k: x.k.pointer, v: x.v.pointer, shape, threads: threads)
-            project(l, .o, out: x.mid.pointer, inp: x.att.pointer, a)
-            if let residualDropout { drop(x.mid, mask: x.mask1, residualDropout, site: 2 * l) }
-            add(x.mid.pointer, inp, M * d)
-            RMSNorm.forward(out: x.xn2.pointer, rstd: x.rstd2.pointer, inp: x.mid.pointer, weight: w + o.mlpNorm, M: M, C: d, eps: c.normEps, threads: threads)
-            project(l, .gate, out: x.gate.pointer, inp: x.xn2.pointer, a)
-            project(l, .up, out: x.up.pointer, inp: x.xn2.pointer, a)
-            SwiGLU.forward(out: x.h.pointer, sigmoid: x.sig.pointer, gate: x.gate.pointer, up: x.up.pointer, count: M * c.ffn, threads: threads)
-            project(l, .down, out: out, inp: x.h.pointer, a)
-            if let adapter = o.adapter {
-                BottleneckAdapter.forward(out, adapter, weights: w, a.adapters[l], M: M, d: d, m: c.adapterSize, threads: threads)
-            }
-            if let residualDropout { drop(a.resid[l + 1], mask: x.mask2, residualDropout, site: 2 * l + 1) }
-            add(out, x.mid.pointer, M * d)
+        // Five stages a layer. Row slices go through them each at its own pace when nothing in a
+        // layer reaches across slices; else one slice of all rows, stage after stage.
+        let slices = layerSlices(a), inner = slices.count > 1 ? 1 : threads
+        Parallel.stages(c.layers * 5, slices: slices.count, threads: threads) { stage, slice in
+            layerForward(stage / 5, part: stage % 5, rows: slices[slice], threads: inner, a)
         }
         // The final norm (and so the heads) reads the real tokens' rows only.
         for (b, rows) in sequences(a) {
             RMSNorm.forward(out: a.final.pointer + b * a.T * d, rstd: a.finalRstd.pointer + b * a.T, inp: a.resid[c.layers].pointer + rows * d,
                             weight: w + normOffset, M: a.P > 0 ? a.T : a.M, C: d, eps: c.normEps, threads: threads)
+        }
+    }
+
+    /// The row slices the layers run in: the products' own tasks (512 rows from 2048 rows up)
+    /// when every operation of a layer stays within them — each holds whole sequences, for
+    /// attention, and there is no LoRA branch, bottleneck adapter or prefix (their products and
+    /// inserts run over all rows) and no quantized projection (dequantized into one scratch
+    /// matrix) — else one slice of all rows.
+    public func layerSlices(_ a: Activations) -> Parallel.Slices {
+        let M = a.layerRows, size = Matmul.rowsPerTask(M)
+        let rowLocal = rowSlicing && M >= 2 * size && size % a.S == 0 && lora == nil && quantized == nil && config.adapterSize == 0
+            && !config.prefixTuning
+        return Parallel.slices(M, size: rowLocal ? size : M)
+    }
+
+    /// Stage `part` of layer l's forward over `rows` (all rows but for `layerSlices`' slices):
+    /// 0 the attention's inputs, 1 attention, 2 its output and residual, 3 the MLP's gate, 4 its
+    /// output and residual. Every kernel sees the same rows in the same tasks as over all rows.
+    private func layerForward(_ l: Int, part: Int, rows: Range<Int>, threads: Int, _ a: Activations) {
+        let c = config, o = offsets[l], x = a.layers[l], w = weights.pointer, d = c.hiddenSize, hd = c.headDim
+        let r = rows.lowerBound, n = rows.count, qWidth = c.heads * hd, kvWidth = c.kv * hd
+        let inp = a.resid[l].pointer + r * d, out = a.resid[l + 1].pointer + r * d
+        let residualDropout = c.dropout > 0 ? a.dropout : nil
+        switch part {
+        case 0:
+            RMSNorm.forward(out: x.xn1.pointer + r * d, rstd: x.rstd1.pointer + r, inp: inp, weight: w + o.attnNorm, M: n, C: d, eps: c.normEps, threads: threads)
+            project(l, .q, out: x.q.pointer, inp: x.xn1.pointer, rows: rows, threads: threads, a)
+            project(l, .k, out: x.k.pointer, inp: x.xn1.pointer, rows: rows, threads: threads, a)
+            project(l, .v, out: x.v.pointer, inp: x.xn1.pointer, rows: rows, threads: threads, a)
+            RoPE.apply(x.q.pointer + r * qWidth, B: n / a.S, T: a.S, heads: c.heads, D: hd, cos: rope.cos, sin: rope.sin, threads: threads)
+            RoPE.apply(x.k.pointer + r * kvWidth, B: n / a.S, T: a.S, heads: c.kv, D: hd, cos: rope.cos, sin: rope.sin, threads: threads)
+            if c.prefixTuning {
+                PrefixTuning.insert(k: x.k.pointer, v: x.v.pointer, prefix: w + prefixOffset, layer: l, sequences: a.B, S: a.S, P: a.P,
+                                    kvWidth: kvWidth, row: PrefixTuning.width(c))
+            }
+        case 1:
+            let shape = Attention.Shape(B: n / a.S, T: a.S, H: c.heads, Hkv: c.kv, D: hd)
+            Attention.forward(out: x.att.pointer + r * qWidth, probs: x.probs.pointer + r / a.S * c.heads * a.S * a.S,
+                              q: x.q.pointer + r * qWidth, k: x.k.pointer + r * kvWidth, v: x.v.pointer + r * kvWidth, shape, threads: threads)
+        case 2:
+            project(l, .o, out: x.mid.pointer, inp: x.att.pointer, rows: rows, threads: threads, a)
+            if let residualDropout { drop(x.mid, mask: x.mask1, residualDropout, site: 2 * l, rows: rows, width: d, threads: threads) }
+            add(x.mid.pointer + r * d, inp, n * d, threads: threads)
+            RMSNorm.forward(out: x.xn2.pointer + r * d, rstd: x.rstd2.pointer + r, inp: x.mid.pointer + r * d, weight: w + o.mlpNorm,
+                            M: n, C: d, eps: c.normEps, threads: threads)
+        case 3:
+            project(l, .gate, out: x.gate.pointer, inp: x.xn2.pointer, rows: rows, threads: threads, a)
+            project(l, .up, out: x.up.pointer, inp: x.xn2.pointer, rows: rows, threads: threads, a)
+            SwiGLU.forward(out: x.h.pointer + r * c.ffn, sigmoid: x.sig.pointer + r * c.ffn, gate: x.gate.pointer + r * c.ffn,
+                           up: x.up.pointer + r * c.ffn, count: n * c.ffn, threads: threads)
+        default:
+            project(l, .down, out: a.resid[l + 1].pointer, inp: x.h.pointer, rows: rows, threads: threads, a)
+            if let adapter = o.adapter {
+                BottleneckAdapter.forward(out, adapter, weights: w, a.adapters[l], M: n, d: d, m: c.adapterSize, threads: threads)
+            }
+            if let residualDropout { drop(a.resid[l + 1], mask: x.mask2, residualDropout, site: 2 * l + 1, rows: rows, width: d, threads: threads) }
+            add(out, x.mid.pointer + r * d, n * d, threads: threads)
         }
     }
 
@@ -261,10 +298,12 @@ public final class Model {
         (0..<(a.P > 0 ? a.B : 1)).lazy.map { ($0, $0 * a.S + a.P) }
     }
 
-    /// out = inp · Wᵀ for projection p of layer l, plus its LoRA branch when it has one.
-    private func project(_ l: Int, _ p: Projection, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, _ a: Activations) {
+    /// out = inp · Wᵀ over `rows` for projection p of layer l, plus its LoRA branch when it has
+    /// one (then `rows` are all rows: `layerSlices` keeps LoRA to one slice).
+    private func project(_ l: Int, _ p: Projection, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
+                         rows: Range<Int>, threads: Int, _ a: Activations) {
         let s = p.shape(config)
-        Matmul.forward(out: out, inp: inp, weight: weight(l, p), bias: nil, M: a.layerRows, K: s.in, N: s.out, threads: threads)
+        Matmul.forward(out: out, inp: inp, weight: weight(l, p), bias: nil, M: a.layerRows, K: s.in, N: s.out, rows: rows, threads: threads)
         if let lora, let slot = lora.slot(l, p), let la = a.lora, let v = la.v[l][p.index] {
             lora.forward(slot, out: out, inp: inp, v: v, M: a.layerRows, la, dropout: a.dropout, threads: threads)
         }
@@ -282,13 +321,15 @@ public final class Model {
         }
     }
 
-    private func drop(_ x: Buffer, mask: Buffer, _ draw: DropoutDraw, site: Int) {
-        let n = UInt64(x.count)
-        let offset = (draw.pass * UInt64(2 * config.layers) + UInt64(site)) * n
-        Dropout.forward(x.pointer, mask: mask.pointer, count: x.count, p: config.dropout, key: draw.key, offset: offset, threads: threads)
+    /// Dropout on rows `rows` (`width` floats each) of x: element i of x draws word i of the
+    /// site's stretch of the stream, whichever rows a call covers.
+    private func drop(_ x: Buffer, mask: Buffer, _ draw: DropoutDraw, site: Int, rows: Range<Int>, width: Int, threads: Int) {
+        let n = UInt64(x.count), first = rows.lowerBound * width
+        let offset = (draw.pass * UInt64(2 * config.layers) + UInt64(site)) * n + UInt64(first)
+        Dropout.forward(x.pointer + first, mask: mask.pointer + first, count: rows.count * width, p: config.dropout, key: draw.key, offset: offset, threads: threads)
     }
 
-    private func add(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int) {
+    private func add(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int, threads: Int) {
         let slices = Parallel.slices(n, size: 1 << 15)
         Parallel.run(tasks: slices.count, threads: threads) { t in for i in slices[t] { y[i] += x[i] } }
     }

@@ -22,20 +22,29 @@ public enum Matmul {
     public static func weightRowsPerTask(_ M: Int) -> Int { M >= 2048 ? 512 : 128 }
 
     /// out[M, N] = alpha · inp[M, K] · weight[N, K]ᵀ + bias[N], or `accumulate`: out += that
-    /// (a LoRA branch adding onto its base projection's output).
+    /// (a LoRA branch adding onto its base projection's output). `rows`: only those rows, a
+    /// whole number of the product's tasks (a row slice of `Parallel.stages`), with their bits.
     public static func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
                                weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                               M: Int, K: Int, N: Int, alpha: Float = 1, accumulate: Bool = false, threads: Int) {
+                               M: Int, K: Int, N: Int, alpha: Float = 1, accumulate: Bool = false, rows: Range<Int>? = nil, threads: Int) {
         let beta: Float = accumulate ? 1 : 0
         if M == 1 { return vector(out: out, inp: inp, weight: weight, bias: bias, K: K, N: N, alpha: alpha, beta: beta, threads: threads) }
         let slices = Parallel.slices(M, size: rowsPerTask(M))
-        Parallel.run(tasks: slices.count, threads: threads) { t in
-            let r = slices[t]
+        let tasks = rows.map { taskRange($0, slices) } ?? 0..<slices.count
+        Parallel.run(tasks: tasks.count, threads: threads) { t in
+            let r = slices[tasks.lowerBound + t]
             gemm(false, true, r.count, N, K, alpha, inp + r.lowerBound * K, K, weight, K, beta, out + r.lowerBound * N, N)
             if let bias {
                 for i in r { let row = out + i * N; for j in 0..<N { row[j] += bias[j] } }
             }
         }
+    }
+
+    /// The tasks that make up `rows`, which must start and end where tasks do.
+    static func taskRange(_ rows: Range<Int>, _ slices: Parallel.Slices) -> Range<Int> {
+        precondition(rows.lowerBound % slices.size == 0 && (rows.upperBound % slices.size == 0 || rows.upperBound == slices.total),
+                     "rows \(rows) are not whole tasks of \(slices.size) rows")
+        return (rows.lowerBound / slices.size)..<((rows.upperBound + slices.size - 1) / slices.size)
     }
 
     /// Output features per task of a one-row product.

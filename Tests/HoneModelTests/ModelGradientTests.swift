@@ -23,9 +23,10 @@ import Testing
         let r: [Float]
         let dropout: Model.DropoutDraw?
 
-        init(_ c: ModelConfig, threads: Int = 1) {
+        init(_ c: ModelConfig, threads: Int = 1, B: Int = 2, T: Int = 6, rowSlicing: Bool = true) {
             model = Model(config: c, weights: initialWeights(ParameterLayout(c), config: c, key: 5), threads: threads)
-            acts = Activations(config: c, B: 2, T: 6)
+            model.rowSlicing = rowSlicing
+            acts = Activations(config: c, B: B, T: T)
             var rng = CounterRNG(key: 6)
             for m in 0..<acts.M { acts.tokens[m] = Int32(rng.below(c.vocabSize)) }
             targets = (0..<acts.M).map { _ in Int32(rng.below(c.vocabSize)) }
@@ -85,6 +86,24 @@ import Testing
         one.gradients(); two.gradients()
         let same = Array(one.model.grads.buffer) == Array(two.model.grads.buffer)
         #expect(same, "gradients differ between 1 and 2 threads")
+    }
+
+    /// From 2048 rows the layers' forward runs in 512-row slices, each at its own pace
+    /// (`Parallel.stages`); the final hidden states and every gradient are bit for bit those of
+    /// the layers run over all rows, on 1 thread and on 2, dropout included.
+    @Test func rowSlicedLayersGiveTheBitsOfAllRows() {
+        var c = Self.tiny(tied: false, dropout: 0.2)
+        c.maxPositions = 16
+        var results: [(final: [Float], grads: [Float])] = []
+        for (threads, slicing) in [(1, true), (2, true), (2, false), (1, false)] {
+            let k = Case(c, threads: threads, B: 128, T: 16, rowSlicing: slicing)
+            #expect(k.model.layerSlices(k.acts).count == (slicing ? 4 : 1))
+            k.gradients()
+            results.append((Array(k.acts.final.buffer), Array(k.model.grads.buffer)))
+        }
+        for r in results.dropFirst() {
+            #expect(r.final == results[0].final && r.grads == results[0].grads)
+        }
     }
 
     @Test func dropoutMasksDependOnThePassAndKeepTheExpectedFraction() {

@@ -49,6 +49,32 @@ import Testing
         #expect(Self.counts(tasks: 9, threads: 2, nested: true) == Array(repeating: 1, count: 9))
     }
 
+    /// `Parallel.stages`: each slice goes through every stage once, in order, and a slice's
+    /// stage never overlaps another stage of the same slice.
+    @Test func stagesRunInOrderWithinEachSlice() {
+        for (stages, slices) in [(1, 1), (5, 1), (3, 2), (20, 4), (7, 9)] {
+            for threads in [1, 2] {
+                for _ in 0..<50 {
+                    let seen = UnsafeMutablePointer<Int>.allocate(capacity: slices * stages), inside = UnsafeMutablePointer<Int>.allocate(capacity: slices)
+                    seen.initialize(repeating: -1, count: slices * stages); inside.initialize(repeating: 0, count: slices)
+                    defer { seen.deallocate(); inside.deallocate() }
+                    var order = Array(repeating: 0, count: slices)  // written only by the slice's holder
+                    order.withUnsafeMutableBufferPointer { order in
+                        Parallel.stages(stages, slices: slices, threads: threads) { stage, slice in
+                            inside[slice] += 1
+                            seen[slice * stages + stage] = order[slice]
+                            order[slice] += 1
+                            if inside[slice] != 1 { seen[slice * stages + stage] = -2 }
+                            inside[slice] -= 1
+                        }
+                    }
+                    let expected = (0..<slices).flatMap { _ in Array(0..<stages) }
+                    #expect(Array(UnsafeBufferPointer(start: seen, count: slices * stages)) == expected, "\(stages) stages, \(slices) slices, \(threads) threads")
+                }
+            }
+        }
+    }
+
     @Test func twoThreadsCallingAtOnceEachGetTheirOwnTasks() {
         let group = DispatchGroup()
         let bad = Counter()
