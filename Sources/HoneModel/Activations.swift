@@ -31,8 +31,12 @@ public final class Activations {
     public let scores: Buffer
     public let dscores: Buffer
 
-    // Backward scratch, shared by the layers one at a time.
-    let dres: Buffer, dxn: Buffer, dbranch: Buffer
+    // Backward scratch, shared by the layers one at a time. The residual's gradient is in dres
+    // as a layer starts and ends, in dresMid between its branches: a weight gradient still
+    // reading one while row slices write the other (`Model.backward`).
+    let dres: Buffer, dresMid: Buffer, dxn: Buffer, dbranch: Buffer
+    /// Each norm's per-task partial sums of its gain's gradient, the MLP's and the attention's.
+    let normPartials: [Buffer]
     let dq: Buffer, dk: Buffer, dv: Buffer, datt: Buffer
     let dgate: Buffer, dup: Buffer, dh: Buffer
     let attnScratch: Buffer
@@ -61,7 +65,8 @@ public final class Activations {
         logits = Buffer(withLogits ? M * c.vocabSize : 0)
         rowLosses = Buffer(M)
         scores = Buffer(M); dscores = Buffer(M)
-        dres = Buffer(Ms * d); dxn = Buffer(Ms * d); dbranch = Buffer(Ms * d)
+        dres = Buffer(Ms * d); dresMid = Buffer(Ms * d); dxn = Buffer(Ms * d); dbranch = Buffer(Ms * d)
+        normPartials = (0..<2).map { _ in Buffer(RMSNorm.partialCount(M: Ms, C: d)) }
         dq = Buffer(Ms * c.heads * c.headDim); datt = Buffer(Ms * c.heads * c.headDim)
         dk = Buffer(Ms * c.kv * c.headDim); dv = Buffer(Ms * c.kv * c.headDim)
         dgate = Buffer(Ms * c.ffn); dup = Buffer(Ms * c.ffn); dh = Buffer(Ms * c.ffn)
@@ -77,8 +82,8 @@ public final class Activations {
     /// Bytes held, for memory reports.
     public var bytes: Int {
         var n = resid.reduce(0) { $0 + $1.count } + layers.reduce(0) { $0 + $1.floats }
-        for b in [final, finalRstd, dfinal, logits, rowLosses, scores, dscores, dres, dxn, dbranch,
-                  dq, dk, dv, datt, dgate, dup, dh, attnScratch] { n += b.count }
+        for b in [final, finalRstd, dfinal, logits, rowLosses, scores, dscores, dres, dresMid, dxn, dbranch,
+                  dq, dk, dv, datt, dgate, dup, dh, attnScratch] + normPartials { n += b.count }
         n += adapters.reduce(0) { $0 + $1.floats } + dadapter.count + dbranchAdapted.count
         return (n + (lora?.floats ?? 0)) * 4 + M * 4
     }

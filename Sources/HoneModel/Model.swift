@@ -309,13 +309,14 @@ public final class Model {
         }
     }
 
-    /// The backward of `project`: dinp (+)= dout · W (+ the LoRA branch's), and the weight's
-    /// gradient when it trains.
-    private func projectBackward(_ l: Int, _ p: Projection, dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
-                                 inp: UnsafePointer<Float>, accumulateInput: Bool = true, _ a: Activations) {
+    /// The input half of `project`'s backward over `rows`: dinp (+)= dout · W, plus its LoRA
+    /// branch's (then `rows` are all rows, and the branch's own gradients are done here too).
+    /// The weight's gradient is a `gradientTask`.
+    private func projectInputBackward(_ l: Int, _ p: Projection, dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+                                      inp: UnsafePointer<Float>, rows: Range<Int>, accumulate: Bool, threads: Int, _ a: Activations) {
         let s = p.shape(config)
-        Matmul.backward(dinp: dinp, dweight: projectionGrad(l, p), dbias: nil, dout: dout, inp: inp, weight: weight(l, p),
-                        M: a.layerRows, K: s.in, N: s.out, accumulateInput: accumulateInput, threads: threads)
+        Matmul.inputGradient(dinp: dinp, dout: dout, weight: weight(l, p), M: a.layerRows, K: s.in, N: s.out, rows: rows,
+                             accumulate: accumulate, threads: threads)
         if let lora, let slot = lora.slot(l, p), let la = a.lora, let v = la.v[l][p.index] {
             lora.backward(slot, dinp: dinp, dout: dout, inp: inp, v: v, M: a.layerRows, la, dropout: a.dropout, threads: threads)
         }
@@ -374,11 +375,14 @@ public final class Model {
 
     /// From `a.dfinal` (which the heads filled) back to the gradient of everything that trains,
     /// down to the lowest layer that holds some. Clears dfinal.
+    ///
+    /// Four stages a layer run in the forward's row slices (`backwardStage`), each slice at its
+    /// own pace, and between them the weights' gradients (`gradientTask`), which sum over every
+    /// row: they start once all slices are past what they read, and fill the time a thread
+    /// would wait for the other. Every kernel computes what it did over all rows, so the bits
+    /// do not depend on the slices or the threads.
     public func backward(_ a: Activations) {
-        let c = config, M = a.layerRows, d = c.hiddenSize, hd = c.headDim, w = weights.pointer
-        let shape = Attention.Shape(B: a.B, T: a.S, H: c.heads, Hkv: c.kv, D: hd)
-        // The masks exist only when the forward drew them (a forward without a draw, as PPO's, had none).
-        let residualDropout = c.dropout > 0 && a.dropout != nil
+        let c = config, d = c.hiddenSize, w = weights.pointer
         a.dres.zero()
         for (b, rows) in sequences(a) {
             RMSNorm.backward(dinp: a.dres.pointer + rows * d, dweight: grad(normOffset), dout: a.dfinal.pointer + b * a.T * d,
@@ -386,46 +390,17 @@ public final class Model {
                              M: a.P > 0 ? a.T : a.M, C: d, threads: threads)
         }
         a.dfinal.zero()
-        for l in stride(from: c.layers - 1, through: backwardFloor, by: -1) {
-            let o = offsets[l], x = a.layers[l]
-            // MLP branch: resid[l+1] = mid + drop(h · Wdownᵀ).
-            var branch = UnsafePointer(a.dres.pointer)
-            if residualDropout {
-                Dropout.backward(out: a.dbranch.pointer, dout: a.dres.pointer, mask: x.mask2.pointer, count: M * d)
-                branch = UnsafePointer(a.dbranch.pointer)
+        let layers = c.layers - backwardFloor, slices = layerSlices(a), inner = slices.count > 1 ? 1 : threads
+        withUnsafeTemporaryAllocation(of: Parallel.Group.self, capacity: 6 * layers) { groups in
+            for i in 0..<layers { for kind in 0..<6 { groups.initializeElement(at: 6 * i + kind, to: gradientGroup(kind, index: i, of: layers, a)) } }
+            Parallel.stages(4 * layers, slices: slices.count, groups: 6 * layers, group: { groups[$0] }, threads: threads) { step in
+                switch step {
+                case let .stage(stage, slice):
+                    backwardStage(c.layers - 1 - stage / 4, part: stage % 4, rows: slices[slice], threads: inner, a)
+                case let .task(task, group):
+                    gradientTask(c.layers - 1 - group / 6, kind: group % 6, task: task, a)
+                }
             }
-            if let adapter = o.adapter {
-                BottleneckAdapter.backward(dy: a.dbranchAdapted.pointer, dout: branch, adapter, weights: w, grad: grad, a.adapters[l],
-                                           scratch: a.dadapter, M: M, d: d, m: c.adapterSize, threads: threads)
-                branch = UnsafePointer(a.dbranchAdapted.pointer)
-            }
-            projectBackward(l, .down, dinp: a.dh.pointer, dout: branch, inp: x.h.pointer, accumulateInput: false, a)
-            SwiGLU.backward(dgate: a.dgate.pointer, dup: a.dup.pointer, dout: a.dh.pointer, gate: x.gate.pointer, up: x.up.pointer,
-                            sigmoid: x.sig.pointer, count: M * c.ffn, threads: threads)
-            projectBackward(l, .gate, dinp: a.dxn.pointer, dout: a.dgate.pointer, inp: x.xn2.pointer, accumulateInput: false, a)
-            projectBackward(l, .up, dinp: a.dxn.pointer, dout: a.dup.pointer, inp: x.xn2.pointer, a)
-            RMSNorm.backward(dinp: a.dres.pointer, dweight: grad(o.mlpNorm), dout: a.dxn.pointer, inp: x.mid.pointer,
-                             weight: w + o.mlpNorm, rstd: x.rstd2.pointer, M: M, C: d, threads: threads)
-            // Attention branch: mid = resid[l] + drop(att · Woᵀ).
-            branch = UnsafePointer(a.dres.pointer)
-            if residualDropout {
-                Dropout.backward(out: a.dbranch.pointer, dout: a.dres.pointer, mask: x.mask1.pointer, count: M * d)
-                branch = UnsafePointer(a.dbranch.pointer)
-            }
-            projectBackward(l, .o, dinp: a.datt.pointer, dout: branch, inp: x.att.pointer, accumulateInput: false, a)
-            Attention.backward(dq: a.dq.pointer, dk: a.dk.pointer, dv: a.dv.pointer, dout: a.datt.pointer, probs: x.probs.pointer,
-                               q: x.q.pointer, k: x.k.pointer, v: x.v.pointer, scratch: a.attnScratch.pointer, shape, threads: threads)
-            if c.prefixTuning {
-                PrefixTuning.gather(dk: a.dk.pointer, dv: a.dv.pointer, dprefix: grad(prefixOffset), layer: l, sequences: a.B, S: a.S, P: a.P,
-                                    kvWidth: c.kv * hd, row: PrefixTuning.width(c))
-            }
-            RoPE.apply(a.dq.pointer, B: a.B, T: a.S, heads: c.heads, D: hd, cos: rope.cos, sin: rope.sin, inverse: true, threads: threads)
-            RoPE.apply(a.dk.pointer, B: a.B, T: a.S, heads: c.kv, D: hd, cos: rope.cos, sin: rope.sin, inverse: true, threads: threads)
-            projectBackward(l, .q, dinp: a.dxn.pointer, dout: a.dq.pointer, inp: x.xn1.pointer, accumulateInput: false, a)
-            projectBackward(l, .k, dinp: a.dxn.pointer, dout: a.dk.pointer, inp: x.xn1.pointer, a)
-            projectBackward(l, .v, dinp: a.dxn.pointer, dout: a.dv.pointer, inp: x.xn1.pointer, a)
-            RMSNorm.backward(dinp: a.dres.pointer, dweight: grad(o.attnNorm), dout: a.dxn.pointer, inp: a.resid[l].pointer,
-                             weight: w + o.attnNorm, rstd: x.rstd1.pointer, M: M, C: d, threads: threads)
         }
         if let dtable = grad(embedOffset) {
             for (b, rows) in sequences(a) {
@@ -436,4 +411,120 @@ public final class Model {
             PromptTuning.backward(dprompt: dprompt, dres: a.dres.pointer, B: a.B, T: a.T, P: a.P, d: d)
         }
     }
+
+    /// Stage `part` of layer l's backward over `rows`: 0 the MLP's output and SwiGLU, 1 its
+    /// inputs and norm (into dresMid), 2 the attention's output, attention and the rotary
+    /// embedding, 3 its inputs and norm (back into dres).
+    private func backwardStage(_ l: Int, part: Int, rows: Range<Int>, threads: Int, _ a: Activations) {
+        let c = config, o = offsets[l], x = a.layers[l], w = weights.pointer, d = c.hiddenSize, hd = c.headDim, f = c.ffn
+        let r = rows.lowerBound, n = rows.count, qWidth = c.heads * hd, kvWidth = c.kv * hd
+        // The masks exist only when the forward drew them (a forward without a draw, as PPO's, had none).
+        let residualDropout = c.dropout > 0 && a.dropout != nil
+        switch part {
+        case 0:
+            // MLP branch: resid[l+1] = mid + drop(h · Wdownᵀ).
+            if residualDropout {
+                Dropout.backward(out: a.dbranch.pointer + r * d, dout: a.dres.pointer + r * d, mask: x.mask2.pointer + r * d, count: n * d)
+            }
+            if let adapter = o.adapter {
+                BottleneckAdapter.backward(dy: a.dbranchAdapted.pointer, dout: mlpBranch(a), adapter, weights: w, grad: grad, a.adapters[l],
+                                           scratch: a.dadapter, M: a.layerRows, d: d, m: c.adapterSize, threads: threads)
+            }
+            projectInputBackward(l, .down, dinp: a.dh.pointer, dout: mlpBranchGradient(l, a), inp: x.h.pointer, rows: rows, accumulate: false,
+                                 threads: threads, a)
+            SwiGLU.backward(dgate: a.dgate.pointer + r * f, dup: a.dup.pointer + r * f, dout: a.dh.pointer + r * f, gate: x.gate.pointer + r * f,
+                            up: x.up.pointer + r * f, sigmoid: x.sig.pointer + r * f, count: n * f, threads: threads)
+        case 1:
+            projectInputBackward(l, .gate, dinp: a.dxn.pointer, dout: a.dgate.pointer, inp: x.xn2.pointer, rows: rows, accumulate: false,
+                                 threads: threads, a)
+            projectInputBackward(l, .up, dinp: a.dxn.pointer, dout: a.dup.pointer, inp: x.xn2.pointer, rows: rows, accumulate: true,
+                                 threads: threads, a)
+            RMSNorm.backwardRows(dinp: a.dresMid.pointer, base: a.dres.pointer, partials: a.normPartials[0].pointer, dout: a.dxn.pointer,
+                                 inp: x.mid.pointer, weight: w + o.mlpNorm, rstd: x.rstd2.pointer, rows: rows, C: d, threads: threads)
+        case 2:
+            // Attention branch: mid = resid[l] + drop(att · Woᵀ).
+            if residualDropout {
+                Dropout.backward(out: a.dbranch.pointer + r * d, dout: a.dresMid.pointer + r * d, mask: x.mask1.pointer + r * d, count: n * d)
+            }
+            projectInputBackward(l, .o, dinp: a.datt.pointer, dout: attentionBranchGradient(a), inp: x.att.pointer, rows: rows,
+                                 accumulate: false, threads: threads, a)
+            let sequences = r / a.S, shape = Attention.Shape(B: n / a.S, T: a.S, H: c.heads, Hkv: c.kv, D: hd)
+            Attention.backward(dq: a.dq.pointer + r * qWidth, dk: a.dk.pointer + r * kvWidth, dv: a.dv.pointer + r * kvWidth,
+                               dout: a.datt.pointer + r * qWidth, probs: x.probs.pointer + sequences * c.heads * a.S * a.S,
+                               q: x.q.pointer + r * qWidth, k: x.k.pointer + r * kvWidth, v: x.v.pointer + r * kvWidth,
+                               scratch: a.attnScratch.pointer + sequences * c.kv * a.S * a.S, shape, threads: threads)
+            if c.prefixTuning {
+                PrefixTuning.gather(dk: a.dk.pointer, dv: a.dv.pointer, dprefix: grad(prefixOffset), layer: l, sequences: a.B, S: a.S, P: a.P,
+                                    kvWidth: kvWidth, row: PrefixTuning.width(c))
+            }
+            RoPE.apply(a.dq.pointer + r * qWidth, B: n / a.S, T: a.S, heads: c.heads, D: hd, cos: rope.cos, sin: rope.sin, inverse: true, threads: threads)
+            RoPE.apply(a.dk.pointer + r * kvWidth, B: n / a.S, T: a.S, heads: c.kv, D: hd, cos: rope.cos, sin: rope.sin, inverse: true, threads: threads)
+        default:
+            projectInputBackward(l, .q, dinp: a.dxn.pointer, dout: a.dq.pointer, inp: x.xn1.pointer, rows: rows, accumulate: false, threads: threads, a)
+            projectInputBackward(l, .k, dinp: a.dxn.pointer, dout: a.dk.pointer, inp: x.xn1.pointer, rows: rows, accumulate: true, threads: threads, a)
+            projectInputBackward(l, .v, dinp: a.dxn.pointer, dout: a.dv.pointer, inp: x.xn1.pointer, rows: rows, accumulate: true, threads: threads, a)
+            RMSNorm.backwardRows(dinp: a.dres.pointer, base: a.dresMid.pointer, partials: a.normPartials[1].pointer, dout: a.dxn.pointer,
+                                 inp: a.resid[l].pointer, weight: w + o.attnNorm, rstd: x.rstd1.pointer, rows: rows, C: d, threads: threads)
+        }
+    }
+
+    /// The gradient reaching the MLP's output projection (after dropout and adapter), and the
+    /// one reaching the attention's.
+    private func mlpBranch(_ a: Activations) -> UnsafePointer<Float> {
+        UnsafePointer(config.dropout > 0 && a.dropout != nil ? a.dbranch.pointer : a.dres.pointer)
+    }
+    private func mlpBranchGradient(_ l: Int, _ a: Activations) -> UnsafePointer<Float> {
+        offsets[l].adapter != nil ? UnsafePointer(a.dbranchAdapted.pointer) : mlpBranch(a)
+    }
+    private func attentionBranchGradient(_ a: Activations) -> UnsafePointer<Float> {
+        UnsafePointer(config.dropout > 0 && a.dropout != nil ? a.dbranch.pointer : a.dresMid.pointer)
+    }
+
+    /// Group `kind` of the weight gradients of the i-th layer the backward reaches (0: the top
+    /// one): when its tasks may start (after the stage that wrote the last of what they read)
+    /// and by when they must end (before the stage that overwrites it). 0 the MLP's output
+    /// projection, 1 its inputs, 2 its norm's gain, 3 the attention's output, 4 its inputs,
+    /// 5 its norm's gain.
+    private func gradientGroup(_ kind: Int, index i: Int, of layers: Int, _ a: Activations) -> Parallel.Group {
+        let l = config.layers - 1 - i, o = offsets[l], M = a.layerRows, d = config.hiddenSize
+        func tasks(_ p: Projection) -> Int { projectionGrad(l, p) == nil ? 0 : Matmul.weightTasks(p.shape(config).out, M: M).count }
+        let norm = grad(kind == 2 ? o.mlpNorm : o.attnNorm) == nil ? 0 : RMSNorm.reduceTasks(C: d)
+        let stage = 4 * i, next = i + 1 < layers ? 4 * (i + 1) : Int.max / 2
+        // The MLP's output gradient is read from dres (written again by stage 3) or dbranch
+        // (by stage 2, the attention's dropout).
+        let downEnds = config.dropout > 0 && a.dropout != nil ? stage + 2 : stage + 3
+        switch kind {
+        case 0: return Parallel.Group(tasks: tasks(.down), after: stage, before: downEnds)
+        case 1: return Parallel.Group(tasks: tasks(.gate) + tasks(.up), after: stage, before: next)
+        case 2: return Parallel.Group(tasks: norm, after: stage + 1, before: next + 1)
+        case 3: return Parallel.Group(tasks: tasks(.o), after: stage + 2, before: next)
+        case 4: return Parallel.Group(tasks: tasks(.q) + tasks(.k) + tasks(.v), after: stage + 2, before: next + 2)
+        default: return Parallel.Group(tasks: norm, after: stage + 3, before: next + 3)
+        }
+    }
+
+    /// Task `task` of group `kind` (`gradientGroup`) of layer l.
+    private func gradientTask(_ l: Int, kind: Int, task: Int, _ a: Activations) {
+        let x = a.layers[l], o = offsets[l], M = a.layerRows
+        func product(_ p: Projection, _ task: Int, dout: UnsafePointer<Float>, inp: UnsafePointer<Float>) -> Int {
+            guard let dweight = projectionGrad(l, p) else { return task }
+            let s = p.shape(config), count = Matmul.weightTasks(s.out, M: M).count
+            if task >= 0, task < count {
+                Matmul.weightGradient(task: task, dweight: dweight, dbias: nil, dout: dout, inp: inp, M: M, K: s.in, N: s.out)
+            }
+            return task - count
+        }
+        switch kind {
+        case 0: _ = product(.down, task, dout: mlpBranchGradient(l, a), inp: x.h.pointer)
+        case 1: _ = product(.up, product(.gate, task, dout: a.dgate.pointer, inp: x.xn2.pointer), dout: a.dup.pointer, inp: x.xn2.pointer)
+        case 3: _ = product(.o, task, dout: attentionBranchGradient(a), inp: x.att.pointer)
+        case 4:
+            let t = product(.k, product(.q, task, dout: a.dq.pointer, inp: x.xn1.pointer), dout: a.dk.pointer, inp: x.xn1.pointer)
+            _ = product(.v, t, dout: a.dv.pointer, inp: x.xn1.pointer)
+        default:
+            let gain = kind == 2 ? o.mlpNorm : o.attnNorm
+            RMSNorm.reduce(task: task, dweight: grad(gain)!, partials: a.normPartials[kind == 2 ? 0 : 1].pointer, M: M, C: config.hiddenSize)
+        }
+    }
+
 }

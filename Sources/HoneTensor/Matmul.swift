@@ -76,25 +76,48 @@ public enum Matmul {
                                 dbias: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>,
                                 inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                 M: Int, K: Int, N: Int, accumulateInput: Bool = true, threads: Int) {
-        let beta: Float = accumulateInput ? 1 : 0
         // The larger kind of task goes first, so the last tasks are small and neither thread
         // waits long on the other's: dweight's for a projection (each also packs all of inp),
         // dinp's for a head wider than it is deep (the LM head's are twice its weight tasks).
-        let outSlices = Parallel.slices(dweight == nil ? 0 : N, size: weightRowsPerTask(M))
+        let outSlices = weightTasks(dweight == nil ? 0 : N, M: M)
         let rowSlices = Parallel.slices(M, size: rowsPerTask(M))
         let rowsFirst = rowSlices.size * N > outSlices.size * M
         Parallel.run(tasks: outSlices.count + rowSlices.count, threads: threads) { t in
             let t = rowsFirst ? (t + outSlices.count) % (outSlices.count + rowSlices.count) : t
             if t < outSlices.count, let dweight {
-                let c = outSlices[t]
-                gemm(true, false, c.count, K, M, 1, dout + c.lowerBound, N, inp, K, 1, dweight + c.lowerBound * K, K)
-                if let dbias {
-                    for j in c { var s: Float = 0; for i in 0..<M { s += dout[i * N + j] }; dbias[j] += s }
-                }
+                weightGradient(task: t, dweight: dweight, dbias: dbias, dout: dout, inp: inp, M: M, K: K, N: N)
             } else {
-                let r = rowSlices[t - outSlices.count]
-                gemm(false, false, r.count, K, N, 1, dout + r.lowerBound * N, N, weight, K, beta, dinp + r.lowerBound * K, K)
+                inputGradient(task: t - outSlices.count, dinp: dinp, dout: dout, weight: weight, M: M, K: K, N: N, accumulate: accumulateInput)
             }
+        }
+    }
+
+    /// The input half of `backward` over `rows` (whole tasks; nil: all): dinp (+)= dout · weight.
+    public static func inputGradient(dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                                     M: Int, K: Int, N: Int, rows: Range<Int>? = nil, accumulate: Bool, threads: Int) {
+        let slices = Parallel.slices(M, size: rowsPerTask(M))
+        let tasks = rows.map { taskRange($0, slices) } ?? 0..<slices.count
+        Parallel.run(tasks: tasks.count, threads: threads) { t in
+            inputGradient(task: tasks.lowerBound + t, dinp: dinp, dout: dout, weight: weight, M: M, K: K, N: N, accumulate: accumulate)
+        }
+    }
+
+    private static func inputGradient(task: Int, dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                                      M: Int, K: Int, N: Int, accumulate: Bool) {
+        let r = Parallel.slices(M, size: rowsPerTask(M))[task]
+        gemm(false, false, r.count, K, N, 1, dout + r.lowerBound * N, N, weight, K, accumulate ? 1 : 0, dinp + r.lowerBound * K, K)
+    }
+
+    /// The weight half of `backward` in fixed tasks, each a slice of the N rows of dweight with
+    /// its whole sum over M: `weightTasks(N, M:)` lists them, `weightGradient(task:)` runs one.
+    public static func weightTasks(_ N: Int, M: Int) -> Parallel.Slices { Parallel.slices(N, size: weightRowsPerTask(M)) }
+
+    public static func weightGradient(task: Int, dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?,
+                                      dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, M: Int, K: Int, N: Int) {
+        let c = weightTasks(N, M: M)[task]
+        gemm(true, false, c.count, K, M, 1, dout + c.lowerBound, N, inp, K, 1, dweight + c.lowerBound * K, K)
+        if let dbias {
+            for j in c { var s: Float = 0; for i in 0..<M { s += dout[i * N + j] }; dbias[j] += s }
         }
     }
 }

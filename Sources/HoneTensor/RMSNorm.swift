@@ -30,34 +30,55 @@ public enum RMSNorm {
     public static func backward(dinp: UnsafeMutablePointer<Float>, dweight: UnsafeMutablePointer<Float>?,
                                 dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                 rstd: UnsafePointer<Float>, M: Int, C: Int, threads: Int) {
-        let rows = Parallel.slices(M, size: rowsPerTask)
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: rows.count * C) { scratch in
-            guard let partial = scratch.baseAddress else { return }
-            Parallel.run(tasks: rows.count, threads: threads) { t in
-                let part = partial + t * C
-                part.update(repeating: 0, count: C)
-                for i in rows[t] {
-                    let x = inp + i * C, dy = dout + i * C, dx = dinp + i * C
-                    let r = rstd[i]
-                    var dot: Float = 0
-                    for j in 0..<C { dot += dy[j] * weight[j] * x[j] * r }
-                    let mean = dot / Float(C)
-                    for j in 0..<C {
-                        let xhat = x[j] * r
-                        dx[j] += r * (dy[j] * weight[j] - xhat * mean)
-                        part[j] += dy[j] * xhat
-                    }
-                }
-            }
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: partialCount(M: M, C: C)) { scratch in
+            guard let partials = scratch.baseAddress else { return }
+            backwardRows(dinp: dinp, base: dinp, partials: partials, dout: dout, inp: inp, weight: weight, rstd: rstd,
+                         rows: 0..<M, C: C, threads: threads)
             guard let dweight else { return }
-            let cols = Parallel.slices(C, size: 256)
-            Parallel.run(tasks: cols.count, threads: threads) { c in
-                for j in cols[c] {
-                    var s: Float = 0
-                    for t in 0..<rows.count { s += partial[t * C + j] }
-                    dweight[j] += s
+            Parallel.run(tasks: reduceTasks(C: C), threads: threads) { c in
+                reduce(task: c, dweight: dweight, partials: partials, M: M, C: C)
+            }
+        }
+    }
+
+    /// Floats of the partial sums `backwardRows` writes for M rows.
+    public static func partialCount(M: Int, C: Int) -> Int { Parallel.slices(M, size: rowsPerTask).count * C }
+
+    /// The row part of `backward` over `rows` (whole tasks of M's): dinp = base + … (base may be
+    /// dinp itself), and each task's partial of dweight at its place in `partials`.
+    public static func backwardRows(dinp: UnsafeMutablePointer<Float>, base: UnsafePointer<Float>, partials: UnsafeMutablePointer<Float>,
+                                    dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                                    rstd: UnsafePointer<Float>, rows: Range<Int>, C: Int, threads: Int) {
+        precondition(rows.lowerBound % rowsPerTask == 0, "rows \(rows) do not start a task")
+        let slices = Parallel.slices(rows.count, size: rowsPerTask), first = rows.lowerBound / rowsPerTask
+        Parallel.run(tasks: slices.count, threads: threads) { t in
+            let part = partials + (first + t) * C
+            part.update(repeating: 0, count: C)
+            for i in slices[t] {
+                let i = rows.lowerBound + i
+                let x = inp + i * C, dy = dout + i * C, dx = dinp + i * C, dx0 = base + i * C
+                let r = rstd[i]
+                var dot: Float = 0
+                for j in 0..<C { dot += dy[j] * weight[j] * x[j] * r }
+                let mean = dot / Float(C)
+                for j in 0..<C {
+                    let xhat = x[j] * r
+                    dx[j] = dx0[j] + r * (dy[j] * weight[j] - xhat * mean)
+                    part[j] += dy[j] * xhat
                 }
             }
+        }
+    }
+
+    /// Tasks of the reduce, each 256 of the C columns: dweight += Σ partials in task order.
+    public static func reduceTasks(C: Int) -> Int { Parallel.slices(C, size: 256).count }
+
+    public static func reduce(task: Int, dweight: UnsafeMutablePointer<Float>, partials: UnsafePointer<Float>, M: Int, C: Int) {
+        let tasks = Parallel.slices(M, size: rowsPerTask).count
+        for j in Parallel.slices(C, size: 256)[task] {
+            var s: Float = 0
+            for t in 0..<tasks { s += partials[t * C + j] }
+            dweight[j] += s
         }
     }
 }

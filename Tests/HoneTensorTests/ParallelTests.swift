@@ -75,6 +75,61 @@ import Testing
         }
     }
 
+    /// Groups between stages, as the backward has them (a layer's weight gradients): each task
+    /// runs once, after every slice has done the group's `after` stage and before any slice
+    /// starts its `before` stage, however the threads meet. The group tasks are slow, so slices
+    /// that did not wait for them would run ahead.
+    @Test func groupTasksRunBetweenTheirStages() {
+        let stages = 12, slices = 4
+        let groups = [Parallel.Group(tasks: 3, after: 0, before: 2), Parallel.Group(tasks: 0, after: 0, before: 4),
+                      Parallel.Group(tasks: 2, after: 1, before: 5), Parallel.Group(tasks: 1, after: 4, before: 6),
+                      Parallel.Group(tasks: 4, after: 7, before: Int.max), Parallel.Group(tasks: 2, after: 11, before: Int.max)]
+        let taskCount = groups.reduce(0) { $0 + $1.tasks }
+        for threads in [1, 2] {
+            for round in 0..<20 {
+                // Start and end of each step on one clock, the log's length under a lock.
+                let lock = NSLock()
+                var clock = 0
+                var stageTimes = Array(repeating: (start: -1, end: -1), count: stages * slices)
+                var taskTimes = Array(repeating: (start: -1, end: -1), count: taskCount)
+                var runs = 0
+                func tick() -> Int { lock.lock(); defer { lock.unlock() }; clock += 1; return clock }
+                func spin(_ microseconds: Int) { let end = DispatchTime.now().uptimeNanoseconds + UInt64(microseconds * 1000); while DispatchTime.now().uptimeNanoseconds < end {} }
+                Parallel.stages(stages, slices: slices, groups: groups.count, group: { groups[$0] }, threads: threads) { step in
+                    let start = tick()
+                    switch step {
+                    case let .stage(stage, slice):
+                        spin((stage + slice + round) % 3 * 20)
+                        lock.lock(); stageTimes[stage * slices + slice] = (start, clock + 1); runs += 1; clock += 1; lock.unlock()
+                    case let .task(task, group):
+                        spin(300)
+                        let index = groups[..<group].reduce(0) { $0 + $1.tasks } + task
+                        lock.lock(); taskTimes[index] = (start, clock + 1); runs += 1; clock += 1; lock.unlock()
+                    }
+                }
+                #expect(runs == stages * slices + taskCount, "\(threads) threads")
+                for slice in 0..<slices {
+                    for stage in 1..<stages {
+                        #expect(stageTimes[stage * slices + slice].start > stageTimes[(stage - 1) * slices + slice].end)
+                    }
+                }
+                var index = 0
+                for group in groups {
+                    for _ in 0..<group.tasks {
+                        let t = taskTimes[index]
+                        index += 1
+                        for slice in 0..<slices {
+                            #expect(t.start > stageTimes[group.after * slices + slice].end, "a task started before its stage ended, \(threads) threads")
+                            if group.before < stages {
+                                #expect(t.end < stageTimes[group.before * slices + slice].start, "a stage started before a task it waits for ended, \(threads) threads")
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test func twoThreadsCallingAtOnceEachGetTheirOwnTasks() {
         let group = DispatchGroup()
         let bad = Counter()
