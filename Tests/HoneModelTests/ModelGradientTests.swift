@@ -88,11 +88,12 @@ import Testing
         #expect(same, "gradients differ between 1 and 2 threads")
     }
 
-    /// From 2048 rows the layers' forward runs in 512-row slices, each at its own pace
-    /// (`Parallel.stages`); the final hidden states and every gradient are bit for bit those of
-    /// the layers run over all rows, on 1 thread and on 2, dropout included.
-    @Test func rowSlicedLayersGiveTheBitsOfAllRows() {
-        var c = Self.tiny(tied: false, dropout: 0.2)
+    /// From 2048 rows the layers' forward and backward run in 512-row slices, each at its own
+    /// pace (`Parallel.stages`); the final hidden states and every gradient are bit for bit those
+    /// of the layers run over all rows, on 1 thread and on 2, dropout included, the head tied to
+    /// the embeddings or not.
+    @Test(arguments: [false, true]) func rowSlicedLayersGiveTheBitsOfAllRows(tied: Bool) {
+        var c = Self.tiny(tied: tied, dropout: 0.2)
         c.maxPositions = 16
         var results: [(final: [Float], grads: [Float])] = []
         for (threads, slicing) in [(1, true), (2, true), (2, false), (1, false)] {
