@@ -254,7 +254,7 @@ public final class Model {
         let c = config, o = offsets[l], x = a.layers[l], w = weights.pointer, d = c.hiddenSize, hd = c.headDim
         let r = rows.lowerBound, n = rows.count, qWidth = c.heads * hd, kvWidth = c.kv * hd
         let inp = a.resid[l].pointer + r * d, out = a.resid[l + 1].pointer + r * d
-        let residualDropout = c.dropout > 0 ? a.dropout : nil
+        let residualDropout = residualDropout(a)
         switch part {
         case 0:
             RMSNorm.forward(out: x.xn1.pointer + r * d, rstd: x.rstd1.pointer + r, inp: inp, weight: w + o.attnNorm, M: n, C: d, eps: c.normEps, threads: threads)
@@ -418,8 +418,7 @@ public final class Model {
     private func backwardStage(_ l: Int, part: Int, rows: Range<Int>, threads: Int, _ a: Activations) {
         let c = config, o = offsets[l], x = a.layers[l], w = weights.pointer, d = c.hiddenSize, hd = c.headDim, f = c.ffn
         let r = rows.lowerBound, n = rows.count, qWidth = c.heads * hd, kvWidth = c.kv * hd
-        // The masks exist only when the forward drew them (a forward without a draw, as PPO's, had none).
-        let residualDropout = c.dropout > 0 && a.dropout != nil
+        let residualDropout = residualDropout(a) != nil
         switch part {
         case 0:
             // MLP branch: resid[l+1] = mid + drop(h · Wdownᵀ).
@@ -468,16 +467,20 @@ public final class Model {
         }
     }
 
+    /// The pass's residual dropout draw: nil without dropout, or when the forward drew no masks
+    /// (a forward without a draw, as PPO's, has none for its backward either).
+    private func residualDropout(_ a: Activations) -> DropoutDraw? { config.dropout > 0 ? a.dropout : nil }
+
     /// The gradient reaching the MLP's output projection (after dropout and adapter), and the
     /// one reaching the attention's.
     private func mlpBranch(_ a: Activations) -> UnsafePointer<Float> {
-        UnsafePointer(config.dropout > 0 && a.dropout != nil ? a.dbranch.pointer : a.dres.pointer)
+        UnsafePointer(residualDropout(a) != nil ? a.dbranch.pointer : a.dres.pointer)
     }
     private func mlpBranchGradient(_ l: Int, _ a: Activations) -> UnsafePointer<Float> {
         offsets[l].adapter != nil ? UnsafePointer(a.dbranchAdapted.pointer) : mlpBranch(a)
     }
     private func attentionBranchGradient(_ a: Activations) -> UnsafePointer<Float> {
-        UnsafePointer(config.dropout > 0 && a.dropout != nil ? a.dbranch.pointer : a.dresMid.pointer)
+        UnsafePointer(residualDropout(a) != nil ? a.dbranch.pointer : a.dresMid.pointer)
     }
 
     /// Group `kind` of the weight gradients of the i-th layer the backward reaches (0: the top
@@ -492,7 +495,7 @@ public final class Model {
         let stage = 4 * i, next = i + 1 < layers ? 4 * (i + 1) : Int.max / 2
         // The MLP's output gradient is read from dres (written again by stage 3) or dbranch
         // (by stage 2, the attention's dropout).
-        let downEnds = config.dropout > 0 && a.dropout != nil ? stage + 2 : stage + 3
+        let downEnds = residualDropout(a) != nil ? stage + 2 : stage + 3
         switch kind {
         case 0: return Parallel.Group(tasks: tasks(.down), after: stage, before: downEnds)
         case 1: return Parallel.Group(tasks: tasks(.gate) + tasks(.up), after: stage, before: next)
@@ -526,5 +529,4 @@ public final class Model {
             RMSNorm.reduce(task: task, dweight: grad(gain)!, partials: a.normPartials[kind == 2 ? 0 : 1].pointer, M: M, C: config.hiddenSize)
         }
     }
-
 }
