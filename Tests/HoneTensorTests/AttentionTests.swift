@@ -86,15 +86,18 @@ let attentionCases = [(Attention.Shape(B: 2, T: 7, H: 6, Hkv: 2, D: 8), Attentio
         #expect((0..<x.count).allSatisfy { abs(x[$0] - original[$0]) < 1e-5 })
     }
 
-    /// Forward and backward outputs, as bit patterns, on `threads` threads with blocks of `block`.
-    func bits(_ s: Attention.Shape, key: UInt64, block: Int, threads: Int) -> [UInt32] {
+    /// Forward and backward outputs, as bit patterns, on `threads` threads with blocks of `block`;
+    /// `probs` and the backward's scratch start filled with `fill`.
+    func bits(_ s: Attention.Shape, key: UInt64, block: Int, threads: Int, fill: Float = 0) -> [UInt32] {
         let q = random(s.B * s.T * s.H * s.D, key: key, std: 1), k = random(s.B * s.T * s.Hkv * s.D, key: key + 1, std: 1)
         let v = random(s.B * s.T * s.Hkv * s.D, key: key + 2, std: 1), r = random(q.count, key: key + 3, std: 1)
         let out = Buffer(q.count), probs = Buffer(s.B * s.H * s.T * s.T)
         let dq = Buffer(q.count), dk = Buffer(k.count), dv = Buffer(v.count)
+        let scratch = Buffer(s.scratchCount)
+        probs.pointer.update(repeating: fill, count: probs.count)
+        scratch.pointer.update(repeating: fill, count: scratch.count)
         Attention.forward(out: out.pointer, probs: probs.pointer, q: q.pointer, k: k.pointer, v: v.pointer, s,
                           block: block, threads: threads)
-        let scratch = Buffer(s.scratchCount)
         withExtendedLifetime(scratch) {
             Attention.backward(dq: dq.pointer, dk: dk.pointer, dv: dv.pointer, dout: r.pointer, probs: probs.pointer,
                                q: q.pointer, k: k.pointer, v: v.pointer, scratch: scratch.pointer, s, block: block, threads: threads)
@@ -106,5 +109,15 @@ let attentionCases = [(Attention.Shape(B: 2, T: 7, H: 6, Hkv: 2, D: 8), Attentio
     @Test(arguments: [Attention.Shape(B: 2, T: 7, H: 6, Hkv: 2, D: 8), Attention.Shape(B: 2, T: 200, H: 4, Hkv: 2, D: 16)])
     func attentionGivesTheSameBitsOnOneAndTwoThreads(s: Attention.Shape) {
         #expect(bits(s, key: 90, block: Attention.block, threads: 1) == bits(s, key: 90, block: Attention.block, threads: 2))
+    }
+
+    /// The probabilities and scores past each query block's end are never written, so they must
+    /// never be read: starting them as NaN changes no bit of any output (one NaN read would
+    /// spread through a product). Blocks of 3 on T 7 and of 64 on T 200.
+    @Test(arguments: [(Attention.Shape(B: 2, T: 7, H: 6, Hkv: 2, D: 8), 3), (Attention.Shape(B: 2, T: 200, H: 4, Hkv: 2, D: 16), Attention.block)])
+    func attentionNeverReadsPastABlocksEnd(s: Attention.Shape, block: Int) {
+        let poisoned = bits(s, key: 95, block: block, threads: 2, fill: .nan), clean = bits(s, key: 95, block: block, threads: 2)
+        let differing = zip(poisoned, clean).filter { $0 != $1 }.count
+        #expect(poisoned.count == clean.count && differing == 0)
     }
 }
