@@ -13,7 +13,8 @@ struct PPOKind: StageKind {
     let name = "ppo"
     /// 2: products of 2048 rows or more run in 512-row tasks (Matmul.rowsPerTask), which changes their bits.
     /// 3: causal attention skips the blocks above the diagonal (Attention.block) and its backward sums rows in lanes (Lanes.dot); the gradient norm sums in four running sums.
-    let version = "3"
+    /// 4: advantages are whitened with the unbiased variance, as TRL's masked_whiten.
+    let version = "4"
     let summary = "RLHF with PPO: rollouts from the policy, reward model score + KL penalty, GAE, clipped policy and value losses"
     let isNumeric = true
     let inputs = [

@@ -27,11 +27,13 @@ public enum PPOMath {
         return (advantages, zip(advantages, values).map(+))
     }
 
-    /// (x − mean) / sqrt(var + 1e-8) over all of x, with the population variance.
+    /// (x − mean) / sqrt(var + 1e-8) over all of x, with the unbiased variance (divided by
+    /// n − 1), as TRL's masked_whiten. One value whitens to 0 (TRL refuses a single value: its
+    /// variance would divide by zero).
     public static func whiten(_ x: [Double]) -> [Double] {
-        guard !x.isEmpty else { return x }
+        guard x.count > 1 else { return x.map { _ in 0 } }
         let mean = x.reduce(0, +) / Double(x.count)
-        let variance = x.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(x.count)
+        let variance = x.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(x.count - 1)
         let scale = 1 / (variance + 1e-8).squareRoot()
         return x.map { ($0 - mean) * scale }
     }

@@ -75,7 +75,7 @@ import Testing
         }
         #expect(prefs.outputs["train"]?.digest.hex == "543d6ebd80bbd933cb9b9664a824b20b6e272117d5542fa6d29475e6a7bb6211", "prefs train")
         #expect(lock.stages["rm"]?.outputs["model"]?.digest.hex == "00a829ca2cb81504fc5b30824993e2b4186da107404802ddbcb372392a91010d", "rm model")
-        #expect(ppo.outputs["model"]?.digest.hex == "7db2b6c10f5744fc9de61dde144959359f99e01ff2e883342581b5330a622ecd", "ppo model")
+        #expect(ppo.outputs["model"]?.digest.hex == "7a5ce0a195774c40936f0b02aa92cdc74c02469ea3712364a2b4148a98034adc", "ppo model")
         #expect(judged.outputs["report"]?.digest.hex == "580da1ebb05e4518afd45bac5240bab660db6dec5e4af8dbd2bdba876f16ebff", "judged report")
     }
 

@@ -26,8 +26,11 @@ import Testing
     }
 
     @Test func whitenedAdvantagesHaveZeroMeanAndUnitVariance() {
-        // mean 2, population variance 2/3: ±1/sqrt(2/3) = ±1.2247449.
-        #expect(close(PPOMath.whiten([1, 2, 3]), [-1.224744862, 0, 1.224744862], 1e-6))
+        // mean 2, unbiased variance (1 + 0 + 1)/2 = 1: ±1/sqrt(1 + 1e-8).
+        #expect(close(PPOMath.whiten([1, 2, 3]), [-1, 0, 1], 1e-8))
+        // mean 2.5, unbiased variance (2.25 + 0.25 + 0.25 + 2.25)/3 = 5/3: (x − 2.5)·sqrt(3/5).
+        #expect(close(PPOMath.whiten([1, 2, 3, 4]), [-1.161895004, -0.387298335, 0.387298335, 1.161895004], 1e-8))
+        #expect(PPOMath.whiten([5]) == [0] && PPOMath.whiten([]) == [])
     }
 
     @Test func clippedPolicyLossAgainstHandValues() {
