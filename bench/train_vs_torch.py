@@ -58,7 +58,7 @@ for config, (steps, warmup) in RUNS.items():
         line = {"bench": "train_ratio", "config": config, "threads": threads, "rounds": len(hones),
                 "hone_tok_s": round(med(hones, "train_tok_s_med"), 1),
                 "hone_step_vs_sgemm": round(med(hones, "step_vs_sgemm"), 3),
-                "hone_step_med_vs_sgemm_best": round(med(hones, "step_med_vs_sgemm_best"), 3),
+                "hone_step_vs_sgemm_paired": round(med(hones, "step_vs_sgemm_paired"), 3),
                 "hone_rss_mb": max(x["rss_mb_peak"] for x in hones)}
         if pairs:
             refs = [t for _, t in pairs]
