@@ -1,4 +1,5 @@
 import Foundation
+import HoneTensor
 
 // `make bench` figures, one JSON line each:
 //   hone-bench store [REPS]                       the object store beside zlib-1 + SHA-256
@@ -7,6 +8,7 @@ import Foundation
 //   hone-bench train A|B THREADS [STEPS WARMUP]   a training step beside PyTorch's configs
 //   hone-bench smollm2 lora|qlora|full GGUF THREADS SEQ BATCH [RANK STEPS WARMUP]   fine-tuning steps on SmolLM2
 //   hone-bench generate GGUF THREADS [PROMPT GENERATE REPS]   prefill and generation on SmolLM2
+BLASKernelChoice.reexecIfPreferred()  // the kernels hone itself runs (see BLASKernelChoice)
 let args = Array(CommandLine.arguments.dropFirst())
 switch args.first {
 case "store": try storeBench(reps: Int(args.dropFirst().first ?? "3") ?? 3)

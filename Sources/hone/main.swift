@@ -1,6 +1,10 @@
 import ArgumentParser
 import Foundation
 import HonePipeline
+import HoneTensor
+
+// OpenBLAS's kernels are chosen as it loads: run again on better ones where it fell back.
+BLASKernelChoice.reexecIfPreferred()
 
 // Usage errors exit 2, as pipeline errors do (swift-argument-parser's default would be 64).
 do {
