@@ -162,8 +162,9 @@ func runPipelineAllowingFailures(_ yaml: String, files: [String: String], copies
 }
 
 /// Golden tests of the training kinds: a tiny model on a tiny corpus, pinned output digests.
-/// sgemm's bits depend on OpenBLAS's kernel family, so the pins hold for the family they were
-/// taken on (the machine CI runs on); elsewhere the test says so and checks determinism only.
+/// sgemm's bits depend on OpenBLAS's kernel family, not on the CPU, so the pins hold for the
+/// family they were taken on, Zen's; on another the test says so and checks determinism only,
+/// and `make test` runs these suites again with OPENBLAS_CORETYPE=Zen (test-golden-zen).
 @Suite struct GoldenTrainingKindTests {
     static let pinnedCore = "Zen"
 
