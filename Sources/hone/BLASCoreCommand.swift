@@ -7,7 +7,7 @@ struct BLASCore: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "blas-core",
         abstract: "Print the OpenBLAS kernel family hone runs on this machine (part of numeric stages' fingerprints).",
-        discussion: "OPENBLAS_CORETYPE, when set, chooses it; else OpenBLAS does, by CPU model, unless it fell back to Prescott on a CPU with AVX2 or AVX-512, where hone asks for Haswell or SkylakeX.")
+        discussion: "OPENBLAS_CORETYPE, when set to a family OpenBLAS knows, chooses it (an unknown name: OpenBLAS picks by CPU features); else OpenBLAS picks by CPU model, and where it fell back to Prescott on a CPU with AVX2 or AVX-512, hone asks for Haswell or SkylakeX for itself (not for the commands it starts).")
 
     func run() throws { print(BLASInfo.coreName) }
 }

@@ -24,4 +24,23 @@ import Testing
         let asked = try box.run("/usr/bin/env", ["OPENBLAS_CORETYPE=Haswell", Sandbox.hone, "blas-core"])
         #expect(asked.out.trimmingCharacters(in: .whitespacesAndNewlines) == "Haswell", "\(asked.all)")
     }
+
+    /// The family hone chose for itself is not passed on: a shell stage (or a Slurm job, or a
+    /// program with its own OpenBLAS) sees the environment the user gave; a family the user set
+    /// is passed on as it was.
+    @Test func commandsHoneStartsSeeTheUsersEnvironment() throws {
+        guard flags.isSuperset(of: ["avx2", "fma"]) else {
+            print("skipped: this CPU has no AVX2 with FMA, where hone keeps OpenBLAS's choice")
+            return
+        }
+        let box = try Sandbox()
+        try box.write("p.yaml", "stages:\n  e:\n    kind: shell\n    cmd: (printenv OPENBLAS_CORETYPE; printenv HONE_BLAS_REEXEC; echo end) > env.txt\n    outs: [env.txt]\n")
+        let chosen = try box.run("/usr/bin/env", ["-u", "OPENBLAS_CORETYPE", Sandbox.hone, "run", "p.yaml"])
+        #expect(chosen.status == 0, "\(chosen.all)")
+        #expect(box.read("env.txt") == "end\n")
+
+        let asked = try box.run("/usr/bin/env", ["OPENBLAS_CORETYPE=Haswell", Sandbox.hone, "run", "--force", "p.yaml"])
+        #expect(asked.status == 0, "\(asked.all)")
+        #expect(box.read("env.txt") == "Haswell\nend\n")
+    }
 }
