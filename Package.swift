@@ -43,7 +43,7 @@ let package = Package(
         // The Llama decoder (forward and backward by hand) and its files: no runner, no store.
         .target(name: "HoneModel", dependencies: ["HoneTensor", "HoneBase", "HoneFormats", "CBlockKernels"]),
         // Optimizers, schedules, the training loop and its checkpoints.
-        .target(name: "HoneTrain", dependencies: ["HoneModel", "HoneTensor", "HoneBase", "HoneFormats"]),
+        .target(name: "HoneTrain", dependencies: ["HoneModel", "HoneTensor", "HoneBase", "HoneFormats", "CFastMath"]),
         .target(name: "HoneStages", dependencies: ["HonePipeline", "HoneData", "HoneFormats", "HoneTensor", "HoneModel", "HoneTrain"]),
         .executableTarget(name: "hone", dependencies: [
             "HoneStages", "HonePipeline", "HoneStore", "HoneRemote", "HoneBase", "HoneTensor", "HoneModel", "HoneData", "HoneFormats",

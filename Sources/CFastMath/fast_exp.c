@@ -4,6 +4,7 @@
 // else lane by lane in portable C. Neither fuses a multiply and an add, and both do each
 // element's operations in the same order, so the two paths give the same bits.
 #include "CFastMath.h"
+#include "simd.h"
 
 #include <stdatomic.h>
 #include <stdint.h>
@@ -127,7 +128,7 @@ SIMD static void silu_avx2(const float *x, const float *times, float *sigmoid, f
 
 static atomic_int allowed = 1;
 
-static int simd(void) {
+int hone_fastmath_simd(void) {
     static int cached = -1;
     if (cached < 0) {
         __builtin_cpu_init();
@@ -137,21 +138,21 @@ static int simd(void) {
 }
 #else
 static atomic_int allowed = 1;
-static int simd(void) { return 0; }
+int hone_fastmath_simd(void) { return 0; }
 #endif
 
 void hone_fastmath_allow_simd(int allow) { allowed = allow; }
 
 float hone_exp_shifted(const float *x, float *y, size_t n, float shift) {
 #ifdef HONE_X86
-    if (simd()) return exp_shifted_avx2(x, y, n, shift);
+    if (hone_fastmath_simd()) return exp_shifted_avx2(x, y, n, shift);
 #endif
     return exp_shifted_portable(x, y, n, shift);
 }
 
 void hone_silu(const float *x, const float *times, float *sigmoid, float *out, size_t n) {
 #ifdef HONE_X86
-    if (simd()) {
+    if (hone_fastmath_simd()) {
         silu_avx2(x, times, sigmoid, out, n);
         return;
     }

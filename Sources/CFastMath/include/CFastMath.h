@@ -14,6 +14,16 @@ float hone_exp_shifted(const float *x, float *y, size_t n, float shift);
 /// times is not NULL (SwiGLU's up projection).
 void hone_silu(const float *x, const float *times, float *sigmoid, float *out, size_t n);
 
+/// One Adam(W) step's constants (HoneTrain's Optimizer computes them).
+struct hone_adam {
+    int decoupled;          // AdamW: p *= decay; else Adam with L2: g += wd·p
+    float decay, wd, b1, b2, c1, c2, step_size, bc2_root, eps;  // c1 = 1 − b1, c2 = 1 − b2
+};
+
+/// For i in [0, n): m = b1·m + c1·g; v = b2·v + c2·g·g; p −= step_size·m / (√v / bc2_root + eps),
+/// after the decay above; in that order, as the Swift it replaced, so with the same bits.
+void hone_adam_update(float *p, const float *g, float *m, float *v, size_t n, const struct hone_adam *a);
+
 /// 1 (the default): take the AVX2 path when the CPU has AVX2; 0: always the portable one.
 /// Both do the same operations on every element in the same order (no fused multiply-add),
 /// so they give the same bits; tests switch to compare them.
