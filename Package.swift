@@ -37,7 +37,7 @@ let package = Package(
         .target(name: "HoneTensor", dependencies: ["CBLAS", "CFastMath", "HoneBase"]),
         // Kernels in C, AVX2 chosen at run time (Swift has no per-function target features and
         // builds for baseline x86-64): products with GGML block matrices; the exponential of
-        // softmax and SiLU.
+        // softmax and SiLU, RMSNorm's row sums, Adam(W).
         .target(name: "CBlockKernels"),
         .target(name: "CFastMath"),
         // The Llama decoder (forward and backward by hand) and its files: no runner, no store.

@@ -1,3 +1,5 @@
+import CFastMath
+
 /// RMSNorm (Zhang & Sennrich 2019), as Llama uses it: y = x / rms(x) ⊙ g, rms(x) = √(mean(x²) + ε).
 /// Forward keeps 1/rms per row for the backward. Rows run in fixed tasks (see `Parallel`).
 ///
@@ -13,14 +15,54 @@ public enum RMSNorm {
                                M: Int, C: Int, eps: Float, threads: Int) {
         let slices = Parallel.slices(M, size: rowsPerTask)
         Parallel.run(tasks: slices.count, threads: threads) { t in
-            for i in slices[t] {
-                let x = inp + i * C, y = out + i * C
-                var ss: Float = 0
-                for j in 0..<C { ss += x[j] * x[j] }
-                let r = 1 / (ss / Float(C) + eps).squareRoot()
-                rstd[i] = r
-                for j in 0..<C { y[j] = x[j] * r * weight[j] }
+            inGroups(slices[t]) { first, n, sums in
+                squareSums(inp + first * C, rows: n, C: C, into: sums)
+                for k in 0..<n {
+                    let i = first + k, x = inp + i * C, y = out + i * C
+                    let r = 1 / (sums[k] / Float(C) + eps).squareRoot()
+                    rstd[i] = r
+                    for j in 0..<C { y[j] = x[j] * r * weight[j] }
+                }
             }
+        }
+    }
+
+    /// `body(first, n, sums)` for the rows in groups of eight (the last group fewer), with room
+    /// for eight sums.
+    @inline(__always)
+    static func inGroups(_ rows: Range<Int>, _ body: (Int, Int, UnsafeMutablePointer<Float>) -> Void) {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 8) { buffer in
+            guard let sums = buffer.baseAddress else { return }
+            var first = rows.lowerBound
+            while first < rows.upperBound {
+                let n = min(8, rows.upperBound - first)
+                body(first, n, sums)
+                first += n
+            }
+        }
+    }
+
+    /// sums[k] = Σ_j x[k·C + j]² for rows k < n, each added in column order: eight rows side by
+    /// side in CFastMath, fewer one by one, the same bits either way.
+    static func squareSums(_ x: UnsafePointer<Float>, rows n: Int, C: Int, into sums: UnsafeMutablePointer<Float>) {
+        if n == 8 { return hone_square_sums8(x, C, sums) }
+        for k in 0..<n {
+            let row = x + k * C
+            var ss: Float = 0
+            for j in 0..<C { ss += row[j] * row[j] }
+            sums[k] = ss
+        }
+    }
+
+    /// dots[k] = Σ_j dy·weight[j]·x·r[k] over rows k < n of dy and x, as `squareSums` does.
+    static func scaledDots(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, weight: UnsafePointer<Float>, r: UnsafePointer<Float>,
+                           rows n: Int, C: Int, into dots: UnsafeMutablePointer<Float>) {
+        if n == 8 { return hone_scaled_dots8(dy, x, weight, r, C, dots) }
+        for k in 0..<n {
+            let dyk = dy + k * C, xk = x + k * C, rk = r[k]
+            var dot: Float = 0
+            for j in 0..<C { dot += dyk[j] * weight[j] * xk[j] * rk }
+            dots[k] = dot
         }
     }
 
@@ -54,17 +96,18 @@ public enum RMSNorm {
         Parallel.run(tasks: slices.count, threads: threads) { t in
             let part = partials + (first + t) * C
             part.update(repeating: 0, count: C)
-            for i in slices[t] {
-                let i = rows.lowerBound + i
-                let x = inp + i * C, dy = dout + i * C, dx = dinp + i * C, dx0 = base + i * C
-                let r = rstd[i]
-                var dot: Float = 0
-                for j in 0..<C { dot += dy[j] * weight[j] * x[j] * r }
-                let mean = dot / Float(C)
-                for j in 0..<C {
-                    let xhat = x[j] * r
-                    dx[j] = dx0[j] + r * (dy[j] * weight[j] - xhat * mean)
-                    part[j] += dy[j] * xhat
+            let task = slices[t]
+            inGroups((rows.lowerBound + task.lowerBound)..<(rows.lowerBound + task.upperBound)) { first, n, dots in
+                scaledDots(dy: dout + first * C, x: inp + first * C, weight: weight, r: rstd + first, rows: n, C: C, into: dots)
+                for k in 0..<n {
+                    let i = first + k
+                    let x = inp + i * C, dy = dout + i * C, dx = dinp + i * C, dx0 = base + i * C
+                    let r = rstd[i], mean = dots[k] / Float(C)
+                    for j in 0..<C {
+                        let xhat = x[j] * r
+                        dx[j] = dx0[j] + r * (dy[j] * weight[j] - xhat * mean)
+                        part[j] += dy[j] * xhat
+                    }
                 }
             }
         }

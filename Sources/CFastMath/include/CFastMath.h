@@ -14,6 +14,14 @@ float hone_exp_shifted(const float *x, float *y, size_t n, float shift);
 /// times is not NULL (SwiGLU's up projection).
 void hone_silu(const float *x, const float *times, float *sigmoid, float *out, size_t n);
 
+/// For the eight rows k = 0..<8 of c floats at x (row k at x + k·c): sums[k] = Σ_j x[k·c+j]²,
+/// added in column order j = 0, 1, … onto 0, as a loop over one row alone adds them.
+void hone_square_sums8(const float *x, size_t c, float *sums);
+
+/// For the eight rows k = 0..<8 of dy and x (row k at + k·c): dots[k] = Σ_j dy·w[j]·x·r[k],
+/// each product taken left to right and added in column order onto 0 (RMSNorm's backward).
+void hone_scaled_dots8(const float *dy, const float *x, const float *w, const float *r, size_t c, float *dots);
+
 /// One Adam(W) step's constants (HoneTrain's Optimizer computes them).
 struct hone_adam {
     int decoupled;          // AdamW: p *= decay; else Adam with L2: g += wd·p
