@@ -1,4 +1,5 @@
-// The exponential of softmax (the cross-entropy over the vocabulary, attention) and of SiLU.
+// The exponential of softmax (the cross-entropy over the vocabulary, attention) and of SiLU, and
+// SwiGLU's backward, which takes σ again rather than read it back from memory.
 // Swift builds for baseline x86-64, so its eight-lane vectors ran as pairs of SSE operations;
 // here the same arithmetic runs as one AVX2 operation when the CPU has it (chosen at run time),
 // else lane by lane in portable C. Neither fuses a multiply and an add, and both do each
@@ -69,9 +70,11 @@ static float exp_shifted_portable(const float *x, float *y, size_t n, float shif
     return lanes_then_tail(acc, x, y, i, n, shift);
 }
 
+static float sigmoid_one(float x) { return 1.0f / (1.0f + exp_one(-x)); }
+
 static void silu_one(const float *x, const float *times, float *sigmoid, float *out, size_t i) {
-    float s = 1.0f / (1.0f + exp_one(-x[i]));
-    sigmoid[i] = s;
+    float s = sigmoid_one(x[i]);
+    if (sigmoid) sigmoid[i] = s;
     float v = x[i] * s;
     if (times) v *= times[i];
     out[i] = v;
@@ -112,18 +115,34 @@ SIMD static float exp_shifted_avx2(const float *x, float *y, size_t n, float shi
     return lanes_then_tail(lanes, x, y, i, n, shift);
 }
 
+SIMD static __m256 sigmoid8(__m256 x) {
+    __m256 one = _mm256_set1_ps(1.0f);
+    return _mm256_div_ps(one, _mm256_add_ps(one, exp8(_mm256_xor_ps(x, _mm256_set1_ps(-0.0f)))));
+}
+
 SIMD static void silu_avx2(const float *x, const float *times, float *sigmoid, float *out, size_t n) {
-    __m256 one = _mm256_set1_ps(1.0f), sign = _mm256_set1_ps(-0.0f);
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m256 v = _mm256_loadu_ps(x + i);
-        __m256 s = _mm256_div_ps(one, _mm256_add_ps(one, exp8(_mm256_xor_ps(v, sign))));
-        _mm256_storeu_ps(sigmoid + i, s);
+        __m256 s = sigmoid8(v);
+        if (sigmoid) _mm256_storeu_ps(sigmoid + i, s);
         __m256 o = _mm256_mul_ps(v, s);
         if (times) o = _mm256_mul_ps(o, _mm256_loadu_ps(times + i));
         _mm256_storeu_ps(out + i, o);
     }
     for (; i < n; i++) silu_one(x, times, sigmoid, out, i);
+}
+
+SIMD static size_t swiglu_backward_avx2(const float *gate, const float *up, const float *dh, float *dgate, float *dup, size_t n) {
+    __m256 one = _mm256_set1_ps(1.0f);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 a = _mm256_loadu_ps(gate + i), b = _mm256_loadu_ps(up + i), d = _mm256_loadu_ps(dh + i), s = sigmoid8(a);
+        _mm256_storeu_ps(dup + i, _mm256_mul_ps(_mm256_mul_ps(d, a), s));
+        __m256 slope = _mm256_add_ps(one, _mm256_mul_ps(a, _mm256_sub_ps(one, s)));
+        _mm256_storeu_ps(dgate + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(d, b), s), slope));
+    }
+    return i;
 }
 
 static atomic_int allowed = 1;
@@ -158,4 +177,16 @@ void hone_silu(const float *x, const float *times, float *sigmoid, float *out, s
     }
 #endif
     for (size_t i = 0; i < n; i++) silu_one(x, times, sigmoid, out, i);
+}
+
+void hone_swiglu_backward(const float *gate, const float *up, const float *dh, float *dgate, float *dup, size_t n) {
+    size_t i = 0;
+#ifdef HONE_X86
+    if (hone_fastmath_simd()) i = swiglu_backward_avx2(gate, up, dh, dgate, dup, n);
+#endif
+    for (; i < n; i++) {
+        float a = gate[i], s = sigmoid_one(a);
+        dup[i] = dh[i] * a * s;
+        dgate[i] = dh[i] * up[i] * s * (1.0f + a * (1.0f - s));
+    }
 }

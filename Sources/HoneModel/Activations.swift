@@ -99,8 +99,6 @@ final class LayerActivations {
     let mid: Buffer
     let xn2: Buffer, rstd2: Buffer
     let gate: Buffer, up: Buffer, h: Buffer
-    /// σ(gate), kept so the SwiGLU backward needs no exponential.
-    let sig: Buffer
     /// Dropout masks of the two branches (empty without dropout).
     let mask1: Buffer, mask2: Buffer
 
@@ -110,11 +108,11 @@ final class LayerActivations {
         q = Buffer(M * c.heads * hd); k = Buffer(M * c.kv * hd); v = Buffer(M * c.kv * hd)
         probs = Buffer(B * c.heads * T * T); att = Buffer(M * c.heads * hd)
         mid = Buffer(M * d); xn2 = Buffer(M * d); rstd2 = Buffer(M)
-        gate = Buffer(M * c.ffn); up = Buffer(M * c.ffn); h = Buffer(M * c.ffn); sig = Buffer(M * c.ffn)
+        gate = Buffer(M * c.ffn); up = Buffer(M * c.ffn); h = Buffer(M * c.ffn)
         mask1 = Buffer(c.dropout > 0 ? M * d : 0); mask2 = Buffer(c.dropout > 0 ? M * d : 0)
     }
 
     var floats: Int {
-        [xn1, rstd1, q, k, v, probs, att, mid, xn2, rstd2, gate, up, h, sig, mask1, mask2].reduce(0) { $0 + $1.count }
+        [xn1, rstd1, q, k, v, probs, att, mid, xn2, rstd2, gate, up, h, mask1, mask2].reduce(0) { $0 + $1.count }
     }
 }

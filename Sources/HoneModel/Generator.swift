@@ -26,7 +26,7 @@ public final class Generator {
     let chunk: Int
     // Scratch for up to `chunk` rows at a time.
     let x: Buffer, xn: Buffer, q: Buffer, k: Buffer, v: Buffer, att: Buffer, o: Buffer
-    let gate: Buffer, up: Buffer, h: Buffer, sig: Buffer, rstd: Buffer
+    let gate: Buffer, up: Buffer, h: Buffer, rstd: Buffer
     /// Attention scores for up to `chunk` rows over `capacity` positions.
     private var scores: Buffer
     public let logits: Buffer
@@ -60,7 +60,7 @@ public final class Generator {
         x = Buffer(chunk * d); xn = Buffer(chunk * d); o = Buffer(chunk * d); rstd = Buffer(chunk)
         q = Buffer(chunk * c.heads * c.headDim); att = Buffer(chunk * c.heads * c.headDim)
         k = Buffer(chunk * kvWidth); v = Buffer(chunk * kvWidth)
-        gate = Buffer(chunk * c.ffn); up = Buffer(chunk * c.ffn); h = Buffer(chunk * c.ffn); sig = Buffer(chunk * c.ffn)
+        gate = Buffer(chunk * c.ffn); up = Buffer(chunk * c.ffn); h = Buffer(chunk * c.ffn)
         scores = Buffer(CachedAttention.scoresCount(rows: chunk, heads: c.heads, positions: self.capacity))
         logits = Buffer(chunk * c.vocabSize)
         lora = model.lora.map { LoRAActivations($0, M: chunk) }
@@ -200,7 +200,7 @@ public final class Generator {
             for i in 0..<(n * d) { x[i] += o[i] }
             RMSNorm.forward(out: xn.pointer, rstd: rstd.pointer, inp: x.pointer, weight: w + off.mlpNorm, M: n, C: d, eps: c.normEps, threads: threads)
             project(l, [.gate, .up], outs: [gate, up], inp: xn, rows: n)
-            SwiGLU.forward(out: h.pointer, sigmoid: sig.pointer, gate: gate.pointer, up: up.pointer, count: n * c.ffn, threads: threads)
+            SwiGLU.forward(out: h.pointer, gate: gate.pointer, up: up.pointer, count: n * c.ffn, threads: threads)
             project(l, [.down], outs: [o], inp: h, rows: n)
             if let offsets = off.adapter, let adapter {
                 BottleneckAdapter.forward(o.pointer, offsets, weights: w, adapter, M: n, d: d, m: c.adapterSize, threads: threads)

@@ -280,8 +280,8 @@ public final class Model {
         case 3:
             project(l, .gate, out: x.gate.pointer, inp: x.xn2.pointer, rows: rows, threads: threads, a)
             project(l, .up, out: x.up.pointer, inp: x.xn2.pointer, rows: rows, threads: threads, a)
-            SwiGLU.forward(out: x.h.pointer + r * c.ffn, sigmoid: x.sig.pointer + r * c.ffn, gate: x.gate.pointer + r * c.ffn,
-                           up: x.up.pointer + r * c.ffn, count: n * c.ffn, threads: threads)
+            SwiGLU.forward(out: x.h.pointer + r * c.ffn, gate: x.gate.pointer + r * c.ffn, up: x.up.pointer + r * c.ffn, count: n * c.ffn,
+                           threads: threads)
         default:
             project(l, .down, out: a.resid[l + 1].pointer, inp: x.h.pointer, rows: rows, threads: threads, a)
             if let adapter = o.adapter {
@@ -432,7 +432,7 @@ public final class Model {
             projectInputBackward(l, .down, dinp: a.dh.pointer, dout: mlpBranchGradient(l, a), inp: x.h.pointer, rows: rows, accumulate: false,
                                  threads: threads, a)
             SwiGLU.backward(dgate: a.dgate.pointer + r * f, dup: a.dup.pointer + r * f, dout: a.dh.pointer + r * f, gate: x.gate.pointer + r * f,
-                            up: x.up.pointer + r * f, sigmoid: x.sig.pointer + r * f, count: n * f, threads: threads)
+                            up: x.up.pointer + r * f, count: n * f, threads: threads)
         case 1:
             projectInputBackward(l, .gate, dinp: a.dxn.pointer, dout: a.dgate.pointer, inp: x.xn2.pointer, rows: rows, accumulate: false,
                                  threads: threads, a)

@@ -6,13 +6,13 @@ import CFastMath
 public enum SiLU {
     public static let elementsPerTask = 1 << 14
 
-    /// out = silu(inp) (⊙ `times`, SwiGLU's product, when given); sigmoid = σ(inp).
-    public static func forward(out: UnsafeMutablePointer<Float>, sigmoid: UnsafeMutablePointer<Float>,
+    /// out = silu(inp) (⊙ `times`, SwiGLU's product, when given); sigmoid = σ(inp) when given.
+    public static func forward(out: UnsafeMutablePointer<Float>, sigmoid: UnsafeMutablePointer<Float>?,
                                inp: UnsafePointer<Float>, times: UnsafePointer<Float>? = nil, count: Int, threads: Int) {
         let slices = Parallel.slices(count, size: elementsPerTask)
         Parallel.run(tasks: slices.count, threads: threads) { t in
             let r = slices[t]
-            hone_silu(inp + r.lowerBound, times.map { $0 + r.lowerBound }, sigmoid + r.lowerBound, out + r.lowerBound, r.count)
+            hone_silu(inp + r.lowerBound, times.map { $0 + r.lowerBound }, sigmoid.map { $0 + r.lowerBound }, out + r.lowerBound, r.count)
         }
     }
 

@@ -10,9 +10,13 @@
 /// polynomial (Cephes' expf coefficients); 2^k from the exponent bits. Relative error < 2e-7.
 float hone_exp_shifted(const float *x, float *y, size_t n, float shift);
 
-/// sigmoid[i] = σ(x[i]) = 1 / (1 + exp(−x[i])); out[i] = x[i]·σ(x[i]), times times[i] when
-/// times is not NULL (SwiGLU's up projection).
+/// sigmoid[i] = σ(x[i]) = 1 / (1 + exp(−x[i])) when sigmoid is not NULL; out[i] = x[i]·σ(x[i]),
+/// times times[i] when times is not NULL (SwiGLU's up projection).
 void hone_silu(const float *x, const float *times, float *sigmoid, float *out, size_t n);
+
+/// SwiGLU's backward, h = silu(gate)·up: with s = σ(gate[i]) computed as hone_silu does (the same
+/// bits), dup[i] = dh·gate·s and dgate[i] = dh·up·s·(1 + gate·(1 − s)), each product left to right.
+void hone_swiglu_backward(const float *gate, const float *up, const float *dh, float *dgate, float *dup, size_t n);
 
 /// For the eight rows k = 0..<8 of c floats at x (row k at x + k·c): sums[k] = Σ_j x[k·c+j]²,
 /// added in column order j = 0, 1, … onto 0, as a loop over one row alone adds them.
