@@ -5,7 +5,7 @@
 // fused multiply-add), so every sum has the bits the one-row loop gave. The AVX2 path takes
 // eight columns of the eight rows at a time, computes their terms along the rows, transposes
 // the 8×8 block so that lane k holds row k, and adds its eight columns in order; the portable
-// path is the same sums written plainly.
+// path, which also takes a last group of fewer rows, is the same sums written plainly.
 #include "CFastMath.h"
 #include "simd.h"
 
@@ -68,29 +68,29 @@ SIMD static size_t scaled_dots8_avx2(const float *dy, const float *x, const floa
 }
 #endif
 
-void hone_square_sums8(const float *x, size_t c, float *sums) {
+void hone_square_sums(const float *x, size_t rows, size_t c, float *sums) {
     float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     size_t j = 0;
 #ifdef HONE_X86
-    if (hone_fastmath_simd()) j = square_sums8_avx2(x, c, s);
+    if (rows == 8 && hone_fastmath_simd()) j = square_sums8_avx2(x, c, s);
 #endif
     for (; j < c; j++) {
-        for (size_t k = 0; k < 8; k++) {
+        for (size_t k = 0; k < rows; k++) {
             float v = x[k * c + j];
             s[k] += v * v;
         }
     }
-    for (size_t k = 0; k < 8; k++) sums[k] = s[k];
+    for (size_t k = 0; k < rows; k++) sums[k] = s[k];
 }
 
-void hone_scaled_dots8(const float *dy, const float *x, const float *w, const float *r, size_t c, float *dots) {
+void hone_scaled_dots(const float *dy, const float *x, const float *w, const float *r, size_t rows, size_t c, float *dots) {
     float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     size_t j = 0;
 #ifdef HONE_X86
-    if (hone_fastmath_simd()) j = scaled_dots8_avx2(dy, x, w, r, c, s);
+    if (rows == 8 && hone_fastmath_simd()) j = scaled_dots8_avx2(dy, x, w, r, c, s);
 #endif
     for (; j < c; j++) {
-        for (size_t k = 0; k < 8; k++) s[k] += dy[k * c + j] * w[j] * x[k * c + j] * r[k];
+        for (size_t k = 0; k < rows; k++) s[k] += dy[k * c + j] * w[j] * x[k * c + j] * r[k];
     }
-    for (size_t k = 0; k < 8; k++) dots[k] = s[k];
+    for (size_t k = 0; k < rows; k++) dots[k] = s[k];
 }

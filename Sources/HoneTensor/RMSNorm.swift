@@ -16,7 +16,7 @@ public enum RMSNorm {
         let slices = Parallel.slices(M, size: rowsPerTask)
         Parallel.run(tasks: slices.count, threads: threads) { t in
             inGroups(slices[t]) { first, n, sums in
-                squareSums(inp + first * C, rows: n, C: C, into: sums)
+                hone_square_sums(inp + first * C, n, C, sums)
                 for k in 0..<n {
                     let i = first + k, x = inp + i * C, y = out + i * C
                     let r = 1 / (sums[k] / Float(C) + eps).squareRoot()
@@ -28,7 +28,7 @@ public enum RMSNorm {
     }
 
     /// `body(first, n, sums)` for the rows in groups of eight (the last group fewer), with room
-    /// for eight sums.
+    /// for eight sums: CFastMath's row sums take a group at a time.
     @inline(__always)
     static func inGroups(_ rows: Range<Int>, _ body: (Int, Int, UnsafeMutablePointer<Float>) -> Void) {
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 8) { buffer in
@@ -39,30 +39,6 @@ public enum RMSNorm {
                 body(first, n, sums)
                 first += n
             }
-        }
-    }
-
-    /// sums[k] = Σ_j x[k·C + j]² for rows k < n, each added in column order: eight rows side by
-    /// side in CFastMath, fewer one by one, the same bits either way.
-    static func squareSums(_ x: UnsafePointer<Float>, rows n: Int, C: Int, into sums: UnsafeMutablePointer<Float>) {
-        if n == 8 { return hone_square_sums8(x, C, sums) }
-        for k in 0..<n {
-            let row = x + k * C
-            var ss: Float = 0
-            for j in 0..<C { ss += row[j] * row[j] }
-            sums[k] = ss
-        }
-    }
-
-    /// dots[k] = Σ_j dy·weight[j]·x·r[k] over rows k < n of dy and x, as `squareSums` does.
-    static func scaledDots(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, weight: UnsafePointer<Float>, r: UnsafePointer<Float>,
-                           rows n: Int, C: Int, into dots: UnsafeMutablePointer<Float>) {
-        if n == 8 { return hone_scaled_dots8(dy, x, weight, r, C, dots) }
-        for k in 0..<n {
-            let dyk = dy + k * C, xk = x + k * C, rk = r[k]
-            var dot: Float = 0
-            for j in 0..<C { dot += dyk[j] * weight[j] * xk[j] * rk }
-            dots[k] = dot
         }
     }
 
@@ -98,7 +74,7 @@ public enum RMSNorm {
             part.update(repeating: 0, count: C)
             let task = slices[t]
             inGroups((rows.lowerBound + task.lowerBound)..<(rows.lowerBound + task.upperBound)) { first, n, dots in
-                scaledDots(dy: dout + first * C, x: inp + first * C, weight: weight, r: rstd + first, rows: n, C: C, into: dots)
+                hone_scaled_dots(dout + first * C, inp + first * C, weight, rstd + first, n, C, dots)
                 for k in 0..<n {
                     let i = first + k
                     let x = inp + i * C, dy = dout + i * C, dx = dinp + i * C, dx0 = base + i * C

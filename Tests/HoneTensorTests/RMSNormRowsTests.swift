@@ -4,10 +4,10 @@ import HoneTensor
 import Testing
 
 /// RMSNorm sums eight rows side by side (CFastMath's row sums, on their AVX2 path and their
-/// portable one) and the rest one by one: all give the bits of the norm written out a row at a
-/// time, each sum in column order, as it was before the eight-row kernel. Widths with and
-/// without columns past the eight-column blocks. 37 rows: four groups of eight and a tail of five in one task;
-/// 130 rows: a second task that starts mid-way.
+/// portable one, which also takes a last group of fewer rows): all give the bits of the norm
+/// written out a row at a time, each sum in column order, as it was before the eight-row kernel.
+/// Widths with and without columns past the eight-column blocks. 37 rows: four groups of eight
+/// and a tail of five in one task; 130 rows: a second task that starts mid-way.
 @Suite struct RMSNormRowsTests {
     func reference(x: [Float], g: [Float], dy: [Float], base: [Float], M: Int, C: Int, eps: Float) -> (y: [Float], rstd: [Float], dx: [Float]) {
         var y = [Float](repeating: 0, count: M * C), rstd = [Float](repeating: 0, count: M), dx = base

@@ -18,13 +18,13 @@ void hone_silu(const float *x, const float *times, float *sigmoid, float *out, s
 /// bits), dup[i] = dh·gate·s and dgate[i] = dh·up·s·(1 + gate·(1 − s)), each product left to right.
 void hone_swiglu_backward(const float *gate, const float *up, const float *dh, float *dgate, float *dup, size_t n);
 
-/// For the eight rows k = 0..<8 of c floats at x (row k at x + k·c): sums[k] = Σ_j x[k·c+j]²,
+/// For the rows k < rows (at most 8) of c floats at x (row k at x + k·c): sums[k] = Σ_j x[k·c+j]²,
 /// added in column order j = 0, 1, … onto 0, as a loop over one row alone adds them.
-void hone_square_sums8(const float *x, size_t c, float *sums);
+void hone_square_sums(const float *x, size_t rows, size_t c, float *sums);
 
-/// For the eight rows k = 0..<8 of dy and x (row k at + k·c): dots[k] = Σ_j dy·w[j]·x·r[k],
+/// For the rows k < rows (at most 8) of dy and x (row k at + k·c): dots[k] = Σ_j dy·w[j]·x·r[k],
 /// each product taken left to right and added in column order onto 0 (RMSNorm's backward).
-void hone_scaled_dots8(const float *dy, const float *x, const float *w, const float *r, size_t c, float *dots);
+void hone_scaled_dots(const float *dy, const float *x, const float *w, const float *r, size_t rows, size_t c, float *dots);
 
 /// One Adam(W) step's constants (HoneTrain's Optimizer computes them).
 struct hone_adam {
